@@ -1,0 +1,82 @@
+"""All user-facing engine errors, each with a code and a message that says how to fix it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class BotError(Exception):
+    """Base class: `code` identifies the error in logs and docs."""
+
+    code = "E000"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"[{self.code}] {message}")
+        self.message = message
+
+
+class ConfigFileError(BotError):
+    """A project file (YAML) is missing, unreadable or invalid."""
+
+    code = "E001"
+
+    def __init__(self, path: str | Path, problem: str, key: str | None = None) -> None:
+        where = f"{path}" + (f", key '{key}'" if key else "")
+        super().__init__(f"{where}: {problem}")
+        self.path = str(path)
+        self.key = key
+
+
+class TrainingDataError(ConfigFileError):
+    """Rasa NLU training data that cannot be read."""
+
+    code = "E002"
+
+
+class RoutingTableError(ConfigFileError):
+    """The routing table in routing/*.yml is invalid."""
+
+    code = "E003"
+
+
+class UnknownComponentError(BotError):
+    """A pipeline component named in config.yml does not exist."""
+
+    code = "E004"
+
+    def __init__(self, name: str, available: list[str]) -> None:
+        super().__init__(
+            f"No pipeline component '{name}' found. Available names: {', '.join(sorted(available))}."
+        )
+
+
+class ModelNotFoundError(BotError):
+    """No trained model where one was expected."""
+
+    code = "E005"
+
+    def __init__(self, where: str | Path) -> None:
+        super().__init__(
+            f"No trained model found in '{where}'. Run `bpbot train` first, or pass --model DIR."
+        )
+
+
+class InvalidModelError(BotError):
+    """A model directory exists but cannot be loaded."""
+
+    code = "E006"
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        super().__init__(f"Model '{path}' cannot be loaded: {problem}. Retrain with `bpbot train`.")
+
+
+class EmbedderError(BotError):
+    """The sentence embedder cannot be created or used."""
+
+    code = "E007"
+
+
+class InvalidInputError(BotError):
+    """Input that the NLU cannot parse (wrong type, undecodable bytes)."""
+
+    code = "E008"

@@ -1,0 +1,1 @@
+"""Natural-language understanding: text in, parse result out (language, intents, entities)."""
