@@ -49,7 +49,7 @@ class IntentClassifierConfig(_Strict):
     name: Literal["EmbeddingIntentClassifier"] = Field(
         "EmbeddingIntentClassifier", title="Component name"
     )
-    C: float = Field(8.0, gt=0, title="Inverse regularisation strength of the logistic regression")
+    C: float = Field(128.0, gt=0, title="Inverse regularisation strength of the logistic regression")
     char_ngrams: bool = Field(False, title="Add character n-gram TF-IDF features")
     fallback_threshold: float = Field(0.45, ge=0, le=1, title="Below this confidence, ask")
     ambiguity_margin: float = Field(0.1, ge=0, le=1, title="Top-two gap below which to ask")

@@ -30,7 +30,7 @@ class ClassifierOutput:
 class IntentClassifier:
     """Logistic regression over embeddings, calibrated by temperature scaling."""
 
-    def __init__(self, C: float = 8.0, char_ngrams: bool = False, folds: int = 5,
+    def __init__(self, C: float = 128.0, char_ngrams: bool = False, folds: int = 5,
                  random_state: int = 13) -> None:
         self.C = C
         self.char_ngrams = char_ngrams

@@ -1,0 +1,172 @@
+"""`bpbot`: thin typer commands over importable functions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.constants import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_DATA_PATH,
+    DEFAULT_DOMAIN_PATH,
+    DEFAULT_MODELS_PATH,
+    DEFAULT_ROUTING_PATH,
+)
+from bot.errors import BotError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Business Porvoo enquiry assistant: train, test and run the NLU.")
+
+ConfigOpt = Annotated[Path, typer.Option("--config", help="Pipeline config (config.yml).")]
+DataOpt = Annotated[list[Path] | None, typer.Option(
+    "--data", help="NLU data file or folder; repeat for several.")]
+ModelOpt = Annotated[Path | None, typer.Option(
+    "--model", help="Model folder; default: the newest under models/.")]
+RoutingOpt = Annotated[Path, typer.Option("--routing", help="Routing table folder.")]
+
+
+def _fail(exc: BotError) -> None:
+    typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def _data(paths: list[Path] | None) -> list[str | Path]:
+    return list(paths) if paths else [DEFAULT_DATA_PATH]
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
+@app.command("train")
+def train_cli(config: ConfigOpt = Path(DEFAULT_CONFIG_PATH), data: DataOpt = None,
+              out: Annotated[Path, typer.Option("--out", help="Folder for models.")] = Path(
+                  DEFAULT_MODELS_PATH)) -> None:
+    """Train a model and write it to a new versioned folder."""
+    from bot.training import train_project
+
+    try:
+        path, manifest = train_project(config, _data(data), out, progress=True)
+    except BotError as exc:
+        _fail(exc)
+    typer.echo(f"Model written to {path} in {manifest['training_time_s']} s")
+    for lang, m in manifest["metrics"]["cross_validation"].items():
+        typer.echo(f"  {lang:>3}: cross-validated accuracy {m['accuracy']:.3f} "
+                   f"(macro F1 {m['macro_f1']:.3f}, n={m['support']})")
+
+
+@app.command("test")
+def test_cli(model: ModelOpt = None, data: DataOpt = None, config: ConfigOpt = Path(
+        DEFAULT_CONFIG_PATH),
+             out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path(
+                 "reports"),
+             cross_validation: Annotated[bool, typer.Option(
+                 "--cross-validation", help="Train and test in folds on --data.")] = False,
+             folds: Annotated[int, typer.Option("--folds", min=2, max=20)] = 5) -> None:
+    """Write intent_report.json (Rasa format), per-language reports and confusion matrices."""
+    from bot.config import load_config
+    from bot.nlu.evaluation import cross_validate, test_model
+    from bot.nlu.model import load_model
+    from bot.nlu.training_data import load_training_data
+
+    try:
+        training_data = load_training_data(_data(data))
+        if cross_validation:
+            summary = cross_validate(load_config(config), training_data, out, folds=folds)
+        else:
+            nlu = load_model(model or DEFAULT_MODELS_PATH, with_entities=False)
+            summary = test_model(nlu, training_data, out)
+    except BotError as exc:
+        _fail(exc)
+    for lang, m in summary.items():
+        typer.echo(f"  {lang:>3}: accuracy {m['accuracy']:.3f} (n={m['support']})")
+    typer.echo(f"Reports written to {out}/")
+
+
+@app.command("validate")
+def validate_cli(data: DataOpt = None, routing: RoutingOpt = Path(DEFAULT_ROUTING_PATH),
+                 domain: Annotated[Path, typer.Option("--domain")] = Path(DEFAULT_DOMAIN_PATH)
+                 ) -> None:
+    """Check data, domain and routing table; exit 1 on errors."""
+    from bot.validation import validate_project
+
+    report = validate_project(_data(data), routing, domain)
+    for w in report.warnings:
+        typer.secho(f"warning: {w}", fg=typer.colors.YELLOW, err=True)
+    for e in report.errors:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+    if not report.ok:
+        typer.echo(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s).")
+        raise typer.Exit(1)
+    typer.echo(f"OK: data, domain and routing are consistent ({len(report.warnings)} warnings).")
+
+
+@app.command("route")
+def route_cli(model: ModelOpt = None, routing: RoutingOpt = Path(DEFAULT_ROUTING_PATH),
+              jsonl: Annotated[bool, typer.Option(
+                  "--jsonl", help="One message per stdin line, one JSON object per line.")
+              ] = False) -> None:
+    """Route messages read from stdin (one per line) to units."""
+    from bot.service import Router
+
+    try:
+        router = Router.load(model or Path(DEFAULT_MODELS_PATH), routing)
+    except BotError as exc:
+        _fail(exc)
+    interactive = not jsonl and sys.stdin.isatty()
+    if interactive:
+        typer.echo("Type a message (Ctrl-D to quit).")
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        try:
+            text = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            error = {"line": number, "error": f"Line {number} is not valid UTF-8 (byte "
+                     f"{exc.start}). Send the messages as UTF-8 text."}
+            typer.echo(_dump(error))
+            continue
+        result = router.route(text)
+        if jsonl:
+            typer.echo(_dump(result))
+        else:
+            typer.echo(router.describe(result))
+        sys.stdout.flush()
+
+
+@app.command("parse")
+def parse_cli(text: str, model: ModelOpt = None) -> None:
+    """Print the full parse result of one message."""
+    from bot.nlu.model import load_model
+
+    try:
+        nlu = load_model(model or DEFAULT_MODELS_PATH)
+    except BotError as exc:
+        _fail(exc)
+    typer.echo(json.dumps(nlu.parse(text), indent=2, ensure_ascii=False, default=str))
+
+
+@app.command("run")
+def run_cli(config: ConfigOpt = Path(DEFAULT_CONFIG_PATH),
+            routing: RoutingOpt = Path(DEFAULT_ROUTING_PATH)) -> None:
+    """Train if no model exists, then route messages typed in the terminal."""
+    from bot.errors import ModelNotFoundError
+    from bot.nlu.model import newest_model
+    from bot.training import train_project
+
+    try:
+        newest_model(DEFAULT_MODELS_PATH)
+    except ModelNotFoundError:
+        typer.echo("No trained model yet: training one (about a minute).")
+        try:
+            train_project(config, [DEFAULT_DATA_PATH], Path(DEFAULT_MODELS_PATH), progress=True)
+        except BotError as exc:
+            _fail(exc)
+    route_cli(model=None, routing=routing, jsonl=False)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    """Console entry point."""
+    app()
