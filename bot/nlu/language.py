@@ -44,7 +44,8 @@ class LanguageIdentifier:
         self, languages: tuple[str, ...] = SUPPORTED_LANGUAGES, default: str = DEFAULT_LANGUAGE,
         min_confidence: float = 0.7, short_message_words: int = 3,
     ) -> None:
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier as _LangId
+        from py3langid.langid import MODEL_FILE
+        from py3langid.langid import LanguageIdentifier as _LangId
 
         self.languages = languages
         self.default = default

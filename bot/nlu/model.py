@@ -89,7 +89,7 @@ class NLUModel:
     @property
     def classifier_config(self) -> IntentClassifierConfig:
         """Thresholds of the classifier component."""
-        return self.config.component("EmbeddingIntentClassifier")  # type: ignore[no-any-return]
+        return self.config.component("EmbeddingIntentClassifier")
 
     def parse(self, text: str, previous_language: str | None = None) -> dict[str, Any]:
         """Parse one message into language, intent ranking and entities.

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything the project needs into .venv (idempotent). Usage: scripts/setup.sh [extras]
+# extras: "dev" (tests, linters), "transformers" (the sentence-transformers backend).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+
+# Debian packages: libvoikko for the Finnish spaCy pipeline's lemmatiser.
+need=()
+for pkg in libvoikko1 voikko-fi; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+if [ -n "$extras" ]; then
+  .venv/bin/python -m pip install -q -e ".[${extras}]"
+else
+  .venv/bin/python -m pip install -q -e .
+fi

