@@ -84,6 +84,7 @@ class NLUModel:
     language_identifier: LanguageIdentifier
     entity_extractor: EntityExtractor | None
     manifest: dict[str, Any]
+    entity_patterns: dict[str, Any]
     path: Path | None = None
 
     @property
@@ -144,8 +145,9 @@ class NLUModel:
         target.mkdir(parents=True)
         with open(target / CLASSIFIER_FILE, "wb") as fh:
             pickle.dump(self.classifier, fh)
-        patterns = self.entity_extractor_patterns
-        (target / ENTITY_PATTERNS_FILE).write_text(json.dumps(patterns, ensure_ascii=False))
+        (target / ENTITY_PATTERNS_FILE).write_text(
+            json.dumps(self.entity_patterns, ensure_ascii=False)
+        )
         self.manifest["model_id"] = target.name
         (target / MANIFEST_FILE).write_text(
             json.dumps(self.manifest, indent=2, ensure_ascii=False)
@@ -153,17 +155,17 @@ class NLUModel:
         self.path = target
         return target
 
-    entity_extractor_patterns: dict[str, Any] = None  # type: ignore[assignment]
 
-
-def _components(config: PipelineConfig, patterns: dict[str, Any], embedder: Embedder | None
-                ) -> tuple[Embedder, LanguageIdentifier, EntityExtractor]:
+def _components(config: PipelineConfig, patterns: dict[str, Any], embedder: Embedder | None,
+                with_entities: bool) -> tuple[Embedder, LanguageIdentifier, EntityExtractor | None]:
     feat: EmbeddingFeaturizerConfig = config.component("SentenceEmbeddingFeaturizer")
     lid: LanguageIdentifierConfig = config.component("LanguageIdentifier")
-    ent: EntityExtractorConfig = config.component("EntityExtractor")
     embedder = embedder or create_embedder(feat.backend, feat.model, prefix=feat.prefix)
     identifier = LanguageIdentifier(tuple(lid.languages), lid.default, lid.min_confidence)
-    extractor = EntityExtractor(patterns, use_finnish_pipeline=ent.finnish_pipeline)
+    extractor = None
+    if with_entities:
+        ent: EntityExtractorConfig = config.component("EntityExtractor")
+        extractor = EntityExtractor(patterns, use_finnish_pipeline=ent.finnish_pipeline)
     return embedder, identifier, extractor
 
 
@@ -176,7 +178,6 @@ def train(
     started = time.perf_counter()
     clf_cfg: IntentClassifierConfig = config.component("EmbeddingIntentClassifier")
     feat: EmbeddingFeaturizerConfig = config.component("SentenceEmbeddingFeaturizer")
-    lid: LanguageIdentifierConfig = config.component("LanguageIdentifier")
     say("loading the embedder")
     if embedder is None:
         embedder = create_embedder(feat.backend, feat.model, prefix=feat.prefix)
@@ -209,15 +210,10 @@ def train(
         "training_time_s": round(time.perf_counter() - started, 2),
         "embedding_time_s": round(embed_s, 2),
     }
-    extractor = None
     if with_entities:
         say("loading entity extractors")
-        _, _, extractor = _components(config, patterns, embedder)
-    model = NLUModel(config, classifier, embedder,
-                     LanguageIdentifier(tuple(lid.languages), lid.default, lid.min_confidence),
-                     extractor, manifest)
-    model.entity_extractor_patterns = patterns
-    return model
+    _, identifier, extractor = _components(config, patterns, embedder, with_entities)
+    return NLUModel(config, classifier, embedder, identifier, extractor, manifest, patterns)
 
 
 def newest_model(models_dir: str | Path) -> Path:
@@ -255,19 +251,10 @@ def load_model(path: str | Path, *, embedder: Embedder | None = None,
         raise InvalidModelError(path, f"model format {manifest.get('format')} is not "
                                       f"{MODEL_FORMAT}")
     config = PipelineConfig.model_validate(manifest["config"])
-    if with_entities:
-        embedder, identifier, extractor = _components(config, patterns, embedder)
-    else:
-        feat: EmbeddingFeaturizerConfig = config.component("SentenceEmbeddingFeaturizer")
-        lid: LanguageIdentifierConfig = config.component("LanguageIdentifier")
-        embedder = embedder or create_embedder(feat.backend, feat.model, prefix=feat.prefix)
-        identifier = LanguageIdentifier(tuple(lid.languages), lid.default, lid.min_confidence)
-        extractor = None
+    embedder, identifier, extractor = _components(config, patterns, embedder, with_entities)
     expected = manifest["embedder"]["model_id"]
     if embedder.model_id != expected:
         raise InvalidModelError(
             path, f"it was trained with embedder '{expected}' but '{embedder.model_id}' is "
                   "configured")
-    model = NLUModel(config, classifier, embedder, identifier, extractor, manifest, path)
-    model.entity_extractor_patterns = patterns
-    return model
+    return NLUModel(config, classifier, embedder, identifier, extractor, manifest, patterns, path)
