@@ -66,7 +66,11 @@ def test_cli(model: ModelOpt = None, data: DataOpt = None, config: ConfigOpt = P
                  "reports"),
              cross_validation: Annotated[bool, typer.Option(
                  "--cross-validation", help="Train and test in folds on --data.")] = False,
-             folds: Annotated[int, typer.Option("--folds", min=2, max=20)] = 5) -> None:
+             folds: Annotated[int, typer.Option("--folds", min=2, max=20)] = 5,
+             routing_file: Annotated[Path | None, typer.Option(
+                 "--enquiries", help="JSON Lines of labelled enquiries {text, language, unit}: "
+                 "write routing_report.json (right / ask / wrong unit per language).")] = None,
+             routing: RoutingOpt = Path(DEFAULT_ROUTING_PATH)) -> None:
     """Write intent_report.json (Rasa format), per-language reports and confusion matrices."""
     from bot.config import load_config
     from bot.nlu.evaluation import cross_validate, test_model
@@ -74,6 +78,10 @@ def test_cli(model: ModelOpt = None, data: DataOpt = None, config: ConfigOpt = P
     from bot.nlu.training_data import load_training_data
 
     try:
+        if routing_file is not None:
+            _routing_report(model, routing, routing_file, out)
+            if data is None:
+                return
         training_data = load_training_data(_data(data))
         if cross_validation:
             summary = cross_validate(load_config(config), training_data, out, folds=folds)
@@ -85,6 +93,20 @@ def test_cli(model: ModelOpt = None, data: DataOpt = None, config: ConfigOpt = P
     for lang, m in summary.items():
         typer.echo(f"  {lang:>3}: accuracy {m['accuracy']:.3f} (n={m['support']})")
     typer.echo(f"Reports written to {out}/")
+
+
+def _routing_report(model: Path | None, routing: Path, labelled: Path, out: Path) -> None:
+    from bot.routing_report import evaluate_routing, load_labelled_enquiries, write_routing_report
+    from bot.service import Router
+
+    router = Router.load(model or Path(DEFAULT_MODELS_PATH), routing)
+    rows = load_labelled_enquiries(labelled, set(router.table.units))
+    report = evaluate_routing(router, rows)
+    target = write_routing_report(report, out)
+    for lang, m in report["languages"].items():
+        typer.echo(f"  {lang:>3}: right unit {m['right']:.3f}, clarifying question "
+                   f"{m['ask']:.3f}, wrong unit {m['wrong']:.3f} (n={m['support']})")
+    typer.echo(f"Routing report written to {target}")
 
 
 @app.command("validate")

@@ -81,3 +81,9 @@ class InvalidInputError(BotError):
     """Input that the NLU cannot parse (wrong type, undecodable bytes)."""
 
     code = "E008"
+
+
+class LabelledDataError(ConfigFileError):
+    """A JSON Lines file of labelled enquiries (for the routing report) is invalid."""
+
+    code = "E009"

@@ -17,11 +17,17 @@ def train_project(config_path: str | Path, data_paths: list[str | Path], out: st
     data = load_training_data(data_paths)
     if progress:
         from rich.console import Console
+        from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
 
-        console = Console(stderr=True)
-        with console.status("training") as status:
-            model = train(config, data, progress=lambda msg: status.update(f"training: {msg}"),
-                          with_entities=False)
+        columns = (*Progress.get_default_columns()[:2], MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("training", total=None)
+
+            def report(step: str, done: int, total: int) -> None:
+                bar.update(task, description=step, completed=done, total=total or None)
+
+            model = train(config, data, progress=report, with_entities=False)
     else:
         model = train(config, data, with_entities=False)
     path = model.save(out)

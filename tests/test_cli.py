@@ -72,3 +72,15 @@ def test_cli_train_and_cross_validation(root, tmp_path):
                                  "--out", str(tmp_path / "cv")])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "cv/intent_report.json").read_text())["accuracy"] > 0.8
+
+
+def test_cli_test_writes_routing_report(trained_model_dir, root, tmp_path):
+    out = tmp_path / "reports"
+    result = runner.invoke(app, ["test", "--model", str(trained_model_dir), "--enquiries",
+                                 str(root / "tests/data/heldout/heldout.jsonl"),
+                                 "--routing", str(root / "routing"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "right unit" in result.output
+    report = json.loads((out / "routing_report.json").read_text())
+    assert set(report["languages"]) == {"all", "fi", "sv", "en"}
+    assert not (out / "intent_report.json").exists()

@@ -6,9 +6,12 @@ from bot.errors import InvalidInputError, InvalidModelError, ModelNotFoundError
 from bot.nlu.model import load_model
 
 LANGUAGES = ["fi", "sv", "en"]
-# The issue's target is 0.90 in every language. Finnish is at 0.87 (see the closing note);
-# these floors catch regressions until the data reaches the target.
-CV_FLOOR = {"fi": 0.86, "sv": 0.90, "en": 0.90}
+# 5-fold cross-validated intent accuracy must reach 0.90 in every language.
+CV_FLOOR = {"fi": 0.90, "sv": 0.90, "en": 0.90}
+# Held-out enquiries (never trained on): share reaching the right unit, and the most that may
+# reach a wrong unit (a clarifying question is not a wrong unit).
+HELDOUT_RIGHT = {"fi": 0.90, "sv": 0.90, "en": 0.85}
+HELDOUT_WRONG = 0.05
 
 
 def test_model_manifest(trained_model_dir):
@@ -27,19 +30,22 @@ def test_model_cross_validated_accuracy(trained_model_dir, language):
     assert cv["accuracy"] >= CV_FLOOR[language], cv
 
 
-def test_model_heldout_enquiries_reach_the_right_unit(router, root):
-    rows = [json.loads(line) for line in (root / "tests/data/heldout/heldout.jsonl").open()]
-    by_lang = {}
-    for row in rows:
-        result = router.route(row["text"])
-        outcome = ("right" if result["unit"] == row["unit"] else
-                   "ask" if result["needs_clarification"] else "wrong")
-        by_lang.setdefault(row["language"], []).append(outcome)
-    for lang, outcomes in by_lang.items():
-        right = outcomes.count("right") / len(outcomes)
-        wrong = outcomes.count("wrong") / len(outcomes)
-        assert right >= 0.80, (lang, outcomes)
-        assert wrong <= 0.10, (lang, outcomes)
+@pytest.fixture(scope="module")
+def heldout_report(router, root):
+    from bot.routing_report import evaluate_routing, load_labelled_enquiries
+
+    rows = load_labelled_enquiries(root / "tests/data/heldout/heldout.jsonl",
+                                   set(router.table.units))
+    return evaluate_routing(router, rows)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_model_heldout_enquiries_reach_the_right_unit(heldout_report, language):
+    figures = heldout_report["languages"][language]
+    mistakes = [m for m in heldout_report["mistakes"] if m["language"] == language]
+    assert figures["support"] >= 40
+    assert figures["right"] >= HELDOUT_RIGHT[language], mistakes
+    assert figures["wrong"] <= HELDOUT_WRONG, mistakes
 
 
 @pytest.mark.parametrize("text", ["", "   ", "😀😀😀", "a" * 10000, "x\x00y\x07z",
@@ -72,3 +78,45 @@ def test_model_load_errors(tmp_path):
     (broken / "manifest.json").write_text("{}")
     with pytest.raises(InvalidModelError):
         load_model(broken)
+
+
+class WordEmbedder:
+    """A constructed embedder: one dimension per known word. No model is loaded."""
+
+    model_id = "words"
+    version = "1"
+    backend = "test"
+    vocabulary = ["permit", "terrace", "dig", "street", "plot", "buy", "lease", "land"]
+    dim = len(vocabulary)
+
+    def encode(self, texts):
+        import numpy as np
+
+        out = np.array([[float(w in t.lower()) for w in self.vocabulary] for t in texts],
+                       dtype=np.float32) + 1e-3
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def describe(self):
+        return {"backend": self.backend, "model_id": self.model_id, "version": self.version,
+                "dim": self.dim}
+
+
+def test_model_train_reports_progress(project_config):
+    from bot.nlu.model import EMBED_BATCH, train
+    from bot.nlu.training_data import Example, TrainingData
+
+    texts = {"terrace_permit": ["terrace permit", "permit for a terrace", "terrace street"],
+             "street_works": ["dig the street", "dig permit", "street dig"],
+             "business_plot": ["buy a plot", "lease land", "plot to lease"]}
+    examples = [Example(f"{t} {i}", intent, "en")
+                for intent, items in texts.items() for t in items for i in range(25)]
+    calls = []
+    model = train(project_config, TrainingData(examples=examples, fingerprint="x"),
+                  embedder=WordEmbedder(), progress=lambda *a: calls.append(a),
+                  with_entities=False)
+    embedding = [c for c in calls if c[0] == "embedding examples"]
+    assert embedding[0] == ("embedding examples", 0, len(examples))
+    assert embedding[-1] == ("embedding examples", len(examples), len(examples))
+    assert len(embedding) == -(-len(examples) // EMBED_BATCH) + 1
+    assert calls[-1][0] == "fitting and calibrating the intent classifier"
+    assert model.predict(["a permit for our terrace"])[0][0] == "terrace_permit"

@@ -57,7 +57,8 @@ class IntentClassifier:
         vectorizer = None
         if self.char_ngrams:
             vectorizer = self._new_vectorizer().fit(texts)
-        model = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced")
+        model = LogisticRegression(C=self.C, solver="newton-cg", max_iter=3000,
+                                   class_weight="balanced")
         model.fit(self._features(embeddings, texts, vectorizer), y)
         return model, vectorizer
 

@@ -43,7 +43,9 @@ from bot.nlu.training_data import TrainingData
 
 MODEL_FORMAT = 1
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
-Progress = Callable[[str], None]
+#: Called as progress(step, done, total) while training; total 0 means "no count".
+Progress = Callable[[str, int, int], None]
+EMBED_BATCH = 64
 
 
 def clean_text(text: str) -> str:
@@ -174,20 +176,24 @@ def train(
     progress: Progress | None = None, with_entities: bool = True,
 ) -> NLUModel:
     """Train the pipeline on `data`; metrics come from out-of-fold predictions."""
-    say = progress or (lambda _msg: None)
+    say = progress or (lambda _step, _done, _total: None)
     started = time.perf_counter()
     clf_cfg: IntentClassifierConfig = config.component("EmbeddingIntentClassifier")
     feat: EmbeddingFeaturizerConfig = config.component("SentenceEmbeddingFeaturizer")
-    say("loading the embedder")
+    say("loading the embedder", 0, 0)
     if embedder is None:
         embedder = create_embedder(feat.backend, feat.model, prefix=feat.prefix)
     texts = [clean_text(e.text) for e in data.examples]
     labels = [e.intent for e in data.examples]
-    say(f"embedding {len(texts)} examples")
     t0 = time.perf_counter()
-    embeddings = embedder.encode(texts)
+    batches = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        say("embedding examples", start, len(texts))
+        batches.append(embedder.encode(texts[start : start + EMBED_BATCH]))
+    say("embedding examples", len(texts), len(texts))
+    embeddings = np.vstack(batches) if batches else np.zeros((0, embedder.dim), np.float32)
     embed_s = time.perf_counter() - t0
-    say("fitting and calibrating the intent classifier")
+    say("fitting and calibrating the intent classifier", 0, 0)
     classifier = IntentClassifier(C=clf_cfg.C, char_ngrams=clf_cfg.char_ngrams,
                                   folds=clf_cfg.folds)
     out = classifier.fit(embeddings, texts, labels)
@@ -211,7 +217,7 @@ def train(
         "embedding_time_s": round(embed_s, 2),
     }
     if with_entities:
-        say("loading entity extractors")
+        say("loading entity extractors", 0, 0)
     _, identifier, extractor = _components(config, patterns, embedder, with_entities)
     return NLUModel(config, classifier, embedder, identifier, extractor, manifest, patterns)
 
