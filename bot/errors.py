@@ -87,3 +87,35 @@ class LabelledDataError(ConfigFileError):
     """A JSON Lines file of labelled enquiries (for the routing report) is invalid."""
 
     code = "E009"
+
+
+class DomainError(ConfigFileError):
+    """domain.yml is invalid or uses a Rasa key this engine does not support."""
+
+    code = "E010"
+
+
+class RulesError(ConfigFileError):
+    """data/rules.yml (Rasa rules) is invalid or uses an unsupported step."""
+
+    code = "E011"
+
+
+class ActionNotFoundError(BotError):
+    """The dialogue predicted an action that is neither built in nor registered."""
+
+    code = "E012"
+
+    def __init__(self, name: str, available: list[str]) -> None:
+        super().__init__(
+            f"No registered action found for name '{name}'. Available custom actions: "
+            f"{', '.join(sorted(available)) or 'none'}. Add it under actions/ or to "
+            "'actions' in domain.yml."
+        )
+        self.name = name
+
+
+class ActionServerError(BotError):
+    """A custom action failed, in-process or on the action server."""
+
+    code = "E013"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from bot.errors import ConfigFileError
+
+T = TypeVar("T", bound=BaseModel)
 
 
 def read_yaml(path: str | Path, error_cls: type[ConfigFileError] = ConfigFileError) -> Any:
@@ -48,3 +51,24 @@ def yaml_files(paths: list[str | Path]) -> list[Path]:
         else:
             raise ConfigFileError(p, "no such file or folder. Check the path.")
     return found
+
+
+def validated(model: type[T], raw: Any, path: str | Path,
+              error_cls: type[ConfigFileError] = ConfigFileError) -> T:
+    """Validate `raw` (read from `path`) against a pydantic model.
+
+    Raises:
+        ConfigFileError: (or `error_cls`) naming the file and the key of the first problem.
+    """
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or None
+        found = err.get("input")
+        detail = err["msg"]
+        if err["type"] == "extra_forbidden":
+            detail = "this key is not supported here. Remove it or check its spelling"
+        elif found is not None and not isinstance(found, dict | list):
+            detail += f" (found {found!r})"
+        raise error_cls(path, detail, key) from exc

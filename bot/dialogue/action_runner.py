@@ -1,0 +1,116 @@
+"""Custom actions through rasa-sdk: in-process (the default) or on a separate action server.
+
+Both speak Rasa's action protocol: a call `{next_action, sender_id, tracker, domain,
+version}` answered by `{events, responses}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from typing import Any
+
+from bot import __version__
+from bot.errors import ActionNotFoundError, ActionServerError
+
+logger = logging.getLogger(__name__)
+ActionResult = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+
+
+class CustomActionRunner(ABC):
+    """Runs custom actions by name."""
+
+    @abstractmethod
+    def names(self) -> set[str]:
+        """Names of the actions this runner can run."""
+
+    @abstractmethod
+    async def run(self, name: str, sender_id: str, tracker_state: dict[str, Any],
+                  domain: dict[str, Any], domain_digest: str) -> ActionResult:
+        """Run action `name`; return (events, responses)."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release resources."""
+
+
+def _call(name: str, sender_id: str, tracker_state: dict[str, Any],
+          domain: dict[str, Any], domain_digest: str) -> dict[str, Any]:
+    return {"next_action": name, "sender_id": sender_id, "tracker": tracker_state,
+            "domain": domain, "domain_digest": domain_digest,
+            "version": f"bpbot-{__version__}"}
+
+
+class InProcessActionRunner(CustomActionRunner):
+    """rasa-sdk's own `ActionExecutor`, in this process (no network hop)."""
+
+    def __init__(self, package: str = "actions") -> None:
+        from rasa_sdk.executor import ActionExecutor
+
+        self._executor = ActionExecutor()
+        try:
+            self._executor.register_package(package)
+        except ImportError as exc:
+            raise ActionServerError(
+                f"Cannot import the custom actions package '{package}' ({exc}). Run from the "
+                "project folder, or set BPBOT_ACTIONS_PACKAGE.") from exc
+        self.package = package
+
+    def names(self) -> set[str]:
+        """Registered action names."""
+        return set(self._executor.actions)
+
+    async def run(self, name: str, sender_id: str, tracker_state: dict[str, Any],
+                  domain: dict[str, Any], domain_digest: str) -> ActionResult:
+        """Run through rasa-sdk's executor."""
+        if name not in self._executor.actions:
+            raise ActionNotFoundError(name, sorted(self.names()))
+        try:
+            result = await self._executor.run(
+                _call(name, sender_id, tracker_state, domain, domain_digest))
+        except Exception as exc:  # an action's own bug must not end the conversation
+            logger.exception("Custom action '%s' failed", name)
+            raise ActionServerError(f"Custom action '{name}' failed: "
+                                    f"{type(exc).__name__}: {exc}") from exc
+        if result is None:
+            return [], []
+        return list(result.events), list(result.responses)
+
+
+class HttpActionRunner(CustomActionRunner):
+    """A separate rasa-sdk action server (`python -m rasa_sdk`), called like Rasa calls it."""
+
+    def __init__(self, url: str, action_names: set[str], timeout_s: float = 10.0) -> None:
+        import httpx
+
+        self.url = url.rstrip("/")
+        if not self.url.endswith("/webhook"):
+            self.url += "/webhook"
+        self._names = set(action_names)
+        self._client = httpx.AsyncClient(timeout=timeout_s)
+
+    def names(self) -> set[str]:
+        """The custom actions declared in the domain (the server is asked at run time)."""
+        return self._names
+
+    async def run(self, name: str, sender_id: str, tracker_state: dict[str, Any],
+                  domain: dict[str, Any], domain_digest: str) -> ActionResult:
+        """POST the call to the action server's /webhook."""
+        import httpx
+
+        try:
+            response = await self._client.post(
+                self.url, json=_call(name, sender_id, tracker_state, domain, domain_digest))
+        except httpx.HTTPError as exc:
+            raise ActionServerError(f"The action server at {self.url} did not answer for "
+                                    f"'{name}' ({type(exc).__name__}). Is it running?") from exc
+        if response.status_code == 404:
+            raise ActionNotFoundError(name, sorted(self._names))
+        if response.status_code != 200:
+            raise ActionServerError(f"The action server answered {response.status_code} for "
+                                    f"'{name}': {response.text[:300]}")
+        body = response.json()
+        return list(body.get("events") or []), list(body.get("responses") or [])
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()

@@ -1,0 +1,60 @@
+"""One validated settings object (environment variables prefixed BPBOT_, optional .env)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-this-secret"
+
+
+class Settings(BaseSettings):
+    """Everything that differs between a laptop, CI and production."""
+
+    model_config = SettingsConfigDict(env_prefix="BPBOT_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", title="Where this runs; production refuses unsafe defaults")
+    database_url: str = Field("sqlite:///bpbot.sqlite3", title="SQLAlchemy database URL")
+    config_path: str = Field("config.yml", title="NLU pipeline config")
+    domain_path: str = Field("domain.yml", title="Rasa domain")
+    rules_path: str = Field("data/rules.yml", title="Rasa rules file or folder")
+    routing_path: str = Field("routing", title="Routing table folder")
+    models_path: str = Field("models", title="Folder of trained models (newest is used)")
+    actions_package: str = Field("actions", title="Python package of rasa-sdk actions")
+    action_endpoint: str | None = Field(
+        None, title="URL of a rasa-sdk action server; unset: run actions in-process")
+    retention_days: int = Field(365, ge=1, le=3650, title="Days conversations and enquiries "
+                                "are kept before `bpbot purge` deletes them")
+    privacy_notice_version: str = Field("2026-11", title="Version of the privacy notice shown")
+    smtp_host: str = Field("127.0.0.1", title="SMTP server")
+    smtp_port: int = Field(25, title="SMTP port")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 10.0
+    mail_from: str = Field("business-porvoo-bot@example.fi", title="Sender of notifications")
+    webhook_secret: str = Field(DEFAULT_SECRET, title="HMAC key for signed webhooks")
+    session_secret: str = Field(DEFAULT_SECRET, title="Key for staff session cookies")
+    outbox_max_attempts: int = Field(8, ge=1, le=50, title="Delivery attempts before failed")
+    outbox_backoff_s: float = Field(30.0, gt=0, title="First retry delay; doubles each time")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.environment == "production":
+            for name in ("webhook_secret", "session_secret"):
+                value = getattr(self, name)
+                if value == DEFAULT_SECRET or len(value) < 16:
+                    raise ValueError(
+                        f"BPBOT_{name.upper()} is left at its default or shorter than 16 "
+                        "characters; set a long random value in production.")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

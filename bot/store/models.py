@@ -1,0 +1,109 @@
+"""SQLAlchemy models: conversations and their events, enquiries, corrections, outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Conversation(Base):
+    """One conversation (a sender id of the widget or a REST client)."""
+
+    __tablename__ = "conversation"
+
+    sender_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ConversationEvent(Base):
+    """One Rasa event of a conversation, in order (`seq`)."""
+
+    __tablename__ = "conversation_event"
+    __table_args__ = (Index("ix_event_sender_seq", "sender_id", "seq", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sender_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("conversation.sender_id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(32))
+    timestamp: Mapped[float] = mapped_column(Float)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Enquiry(Base):
+    """A routed enquiry: what the receiving unit needs, with consent."""
+
+    __tablename__ = "enquiry"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reference: Mapped[str | None] = mapped_column(String(32), unique=True)
+    sender_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    reply_language: Mapped[str] = mapped_column(String(8))
+    intent: Mapped[str | None] = mapped_column(String(64))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(64), index=True)
+    unit_contact: Mapped[str] = mapped_column(String(254))
+    customer_name: Mapped[str] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(200))
+    business_id: Mapped[str | None] = mapped_column(String(16))
+    customer_email: Mapped[str | None] = mapped_column(String(254), index=True)
+    customer_phone: Mapped[str | None] = mapped_column(String(32))
+    consent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    notice_version: Mapped[str] = mapped_column(String(32))
+    customer_text: Mapped[str] = mapped_column(Text)
+    transcript: Mapped[list[Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    history: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class RoutingCorrection(Base):
+    """Staff moved an enquiry to another unit: training material for maintainers."""
+
+    __tablename__ = "routing_correction"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    enquiry_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("enquiry.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    language: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    predicted_intent: Mapped[str | None] = mapped_column(String(64))
+    from_unit: Mapped[str] = mapped_column(String(64))
+    to_unit: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    staff: Mapped[str | None] = mapped_column(String(128))
+
+
+class OutboxMessage(Base):
+    """A notification to deliver (e-mail or webhook), retried until sent or failed."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    enquiry_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("enquiry.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "email" or "webhook"
+    recipient: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

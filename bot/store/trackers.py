@@ -1,0 +1,84 @@
+"""Conversation state in the database: each conversation's Rasa events, in order.
+
+Server processes keep nothing between messages: every turn loads the events, runs, and
+appends the new ones. A unique (sender_id, seq) index makes two processes that handle the
+same conversation at once fail loudly instead of interleaving events.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from bot.nlu.validators import mask_personal_ids
+from bot.store.db import Database
+from bot.store.models import Conversation, ConversationEvent
+
+
+def mask_event(event: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the event with personal identity codes masked in every text."""
+    kind = event.get("event")
+    if kind not in ("user", "bot"):
+        return event
+    masked = copy.deepcopy(event)
+    if isinstance(masked.get("text"), str):
+        masked["text"] = mask_personal_ids(masked["text"])
+    parse = masked.get("parse_data")
+    if isinstance(parse, dict):
+        if isinstance(parse.get("text"), str):
+            parse["text"] = mask_personal_ids(parse["text"])
+        parse["entities"] = [
+            {**e, "value": "[masked]", "text": "[masked]"} if e.get("entity") == "personal_id"
+            else e for e in parse.get("entities") or []]
+    return masked
+
+
+class SQLTrackerStore:
+    """Loads and appends conversation events."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def load(self, sender_id: str) -> list[dict[str, Any]]:
+        """Every stored event of the conversation, oldest first."""
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(ConversationEvent.data).where(ConversationEvent.sender_id == sender_id)
+                .order_by(ConversationEvent.seq))
+            return [dict(r) for r in rows]
+
+    def append(self, sender_id: str, events: list[dict[str, Any]], start_seq: int,
+               language: str | None = None) -> None:
+        """Store events `start_seq`, `start_seq + 1`, ... of the conversation."""
+        if not events:
+            return
+        now = datetime.now(UTC)
+        with self.db.session() as session:
+            conversation = session.get(Conversation, sender_id)
+            if conversation is None:
+                conversation = Conversation(sender_id=sender_id, created_at=now, updated_at=now,
+                                            event_count=0, language=language)
+                session.add(conversation)
+                session.flush()
+            for offset, event in enumerate(events):
+                session.add(ConversationEvent(
+                    sender_id=sender_id, seq=start_seq + offset, type=str(event.get("event")),
+                    timestamp=float(event.get("timestamp") or now.timestamp()),
+                    data=mask_event(event)))
+            conversation.updated_at = now
+            conversation.event_count = start_seq + len(events)
+            if language:
+                conversation.language = language
+
+    def delete(self, sender_id: str) -> bool:
+        """Remove the conversation and its events; True when there was one."""
+        with self.db.session() as session:
+            session.execute(delete(ConversationEvent).where(
+                ConversationEvent.sender_id == sender_id))
+            found = session.get(Conversation, sender_id)
+            if found is not None:
+                session.delete(found)
+            return found is not None
