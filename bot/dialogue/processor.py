@@ -53,12 +53,14 @@ class MessageProcessor:
 
     def __init__(self, domain: Domain, policy: RulePolicy, runner: CustomActionRunner, *,
                  rng: random.Random | None = None,
-                 max_actions: int = MAX_ACTIONS_PER_TURN) -> None:
+                 max_actions: int = MAX_ACTIONS_PER_TURN,
+                 template_values: dict[str, Any] | None = None) -> None:
         self.domain = domain
         self.policy = policy
         self.runner = runner
         self.rng = rng or random.Random()
         self.max_actions = max_actions
+        self.template_values = dict(template_values or {})
         self.custom_actions = runner.names()
         self._domain_dict = domain.as_dict()
         self._domain_digest = domain.digest()
@@ -156,12 +158,17 @@ class MessageProcessor:
 
     # -- actions --------------------------------------------------------------------------
 
-    def _utter(self, tracker: DialogueTracker, name: str, out: list[dict[str, Any]],
-               **kwargs: Any) -> None:
-        message = render_response(self.domain, name, tracker.slots, self.rng, **kwargs)
+    def _utter(self, tracker: DialogueTracker, response: str, out: list[dict[str, Any]],
+               values: dict[str, Any] | None = None,
+               buttons: list[dict[str, Any]] | None = None) -> None:
+        message = render_response(self.domain, response, tracker.slots, self.rng,
+                                  {**self.template_values, **(values or {})})
         if message is None:
-            logger.warning("No variation of response '%s' fits the slots; nothing said.", name)
+            logger.warning("No variation of response '%s' fits the slots; nothing said.",
+                           response)
             return
+        if buttons:
+            message["buttons"] = buttons
         tracker.update(bot_event(message))
         out.append(message)
 
@@ -170,8 +177,8 @@ class MessageProcessor:
         for message in messages:
             name = message.get("response") or message.get("template")
             if name:
-                kwargs = {k: v for k, v in message.items() if k not in _SDK_MESSAGE_KEYS}
-                self._utter(tracker, str(name), out, **kwargs)
+                values = {k: v for k, v in message.items() if k not in _SDK_MESSAGE_KEYS}
+                self._utter(tracker, str(name), out, values, message.get("buttons") or None)
                 continue
             clean: dict[str, Any] = {"text": message.get("text")}
             for key in ("buttons", "custom", "image", "attachment"):

@@ -41,16 +41,20 @@ def matching_variations(domain: Domain, name: str, slots: dict[str, Any]
     return conditional or [v for v in variations if not v.condition]
 
 
-def render_response(domain: Domain, name: str, slots: dict[str, Any],
-                    rng: random.Random | None = None, **kwargs: Any) -> dict[str, Any] | None:
-    """The message for response `name` in the conversation's language, or None if none fits."""
-    options = matching_variations(domain, name, slots)
+def render_response(domain: Domain, response: str, slots: dict[str, Any],
+                    rng: random.Random | None = None, values: dict[str, Any] | None = None
+                    ) -> dict[str, Any] | None:
+    """The message for `response` in the conversation's language, or None if none fits.
+
+    `{placeholders}` are filled from `values` first, then from the slots.
+    """
+    options = matching_variations(domain, response, slots)
     if not options:
         return None
     chosen = (rng or random).choice(options) if len(options) > 1 else options[0]
-    values = {**slots, **kwargs}
+    values = {**slots, **(values or {})}
     message: dict[str, Any] = {"text": fill_template(chosen.text or "", values),
-                               "response": name}
+                               "response": response}
     if chosen.buttons:
         message["buttons"] = [{"title": fill_template(b.title, values), "payload": b.payload}
                               for b in chosen.buttons]

@@ -71,6 +71,8 @@ class Unit(_Strict):
     opening_hours: OpeningHours = Field(title="Opening hours")
     response_time_days: int = Field(ge=1, le=30, title="Expected response time, working days")
     fallback: str | None = Field(title="Unit that takes over when this one cannot")
+    webhook_url: str | None = Field(
+        None, title="Optional signed JSON webhook for new enquiries (Teams, Slack, case system)")
 
     @model_validator(mode="after")
     def _fallback_not_self(self) -> Unit:

@@ -1,0 +1,1 @@
+"""Custom actions of the Business Porvoo assistant, written with rasa-sdk."""

@@ -1,0 +1,156 @@
+"""The agent: NLU, routing decision, dialogue and store for one message at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+from bot import runtime
+from bot.dialogue.action_runner import (
+    CustomActionRunner,
+    HttpActionRunner,
+    InProcessActionRunner,
+)
+from bot.dialogue.domain import LANGUAGE_SLOT, REQUESTED_SLOT, Domain, load_domain
+from bot.dialogue.processor import MessageProcessor
+from bot.dialogue.rules import RulePolicy, load_rules
+from bot.dialogue.tracker import DialogueTracker, slot_event
+from bot.service import Router
+from bot.settings import Settings
+from bot.store.db import Database
+from bot.store.trackers import SQLTrackerStore
+
+NLU_FALLBACK = "nlu_fallback"
+_PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?\s*$", re.DOTALL)
+# While the form asks for one of these, the answer is a name, e-mail or number: its
+# "language" says nothing about the conversation's language.
+_LANGUAGE_NEUTRAL_SLOTS = {"name", "company", "business_id", "contact", "reply_language",
+                           "consent"}
+MAX_MESSAGE_CHARS = 10_000
+
+
+def parse_payload(text: str, intents: list[str]) -> tuple[str, list[dict[str, Any]]] | None:
+    """Rasa button payloads: "/intent" or '/intent{"entity": "value"}'; None for text."""
+    match = _PAYLOAD.match(text.strip())
+    if not match or match.group(1) not in intents:
+        return None
+    entities: list[dict[str, Any]] = []
+    if match.group(2):
+        try:
+            values = json.loads(match.group(2))
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(values, dict):
+            return None
+        entities = [{"entity": str(k), "value": v, "extractor": "payload"}
+                    for k, v in values.items()]
+    return match.group(1), entities
+
+
+class Agent:
+    """Handles messages of many conversations; state lives in the store."""
+
+    def __init__(self, router: Router, domain: Domain, policy: RulePolicy,
+                 runner: CustomActionRunner, store: SQLTrackerStore, settings: Settings,
+                 *, rng: random.Random | None = None) -> None:
+        self.router = router
+        self.domain = domain
+        self.policy = policy
+        self.runner = runner
+        self.store = store
+        self.settings = settings
+        self.processor = MessageProcessor(
+            domain, policy, runner, rng=rng,
+            template_values={"retention_days": settings.retention_days})
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @classmethod
+    def load(cls, settings: Settings, *, model: str | Path | None = None,
+             router: Router | None = None, db: Database | None = None,
+             rng: random.Random | None = None) -> Agent:
+        """Build the agent from the project files named in `settings`."""
+        domain = load_domain(settings.domain_path)
+        rules = load_rules([settings.rules_path])
+        router = router or Router.load(model or settings.models_path, settings.routing_path)
+        db = db or Database(settings.database_url)
+        runtime.configure(settings, db)
+        runner: CustomActionRunner
+        if settings.action_endpoint:
+            runner = HttpActionRunner(settings.action_endpoint, set(domain.action_names))
+        else:
+            runner = InProcessActionRunner(settings.actions_package)
+        return cls(router, domain, RulePolicy(rules), runner, SQLTrackerStore(db), settings,
+                   rng=rng)
+
+    # -- understanding --------------------------------------------------------------------
+
+    def parse(self, text: str, tracker: DialogueTracker) -> dict[str, Any]:
+        """The parse data of a user message, Rasa-shaped, with the routing decision."""
+        previous = tracker.get_slot(LANGUAGE_SLOT)
+        payload = parse_payload(text, self.domain.intents)
+        if payload is not None:
+            intent, entities = payload
+            return {"text": text, "intent": {"name": intent, "confidence": 1.0},
+                    "intent_ranking": [{"name": intent, "confidence": 1.0}],
+                    "entities": entities, "language": {"name": previous, "method": "payload"}}
+        parsed = self.router.nlu.parse(text, previous)
+        cfg = self.router.nlu.classifier_config
+        decision = self.router.table.decide(
+            parsed["intent_ranking"], parsed["entities"], tracker.slots,
+            fallback_threshold=cfg.fallback_threshold, ambiguity_margin=cfg.ambiguity_margin)
+        parsed["routing"] = {"unit": decision.unit, "intent": decision.intent,
+                             "confidence": round(decision.confidence, 4),
+                             "needs_clarification": decision.needs_clarification,
+                             "candidates": decision.candidates,
+                             "conversational": decision.conversational}
+        if decision.needs_clarification and parsed["intent"]["name"] is not None:
+            parsed["intent"] = {"name": NLU_FALLBACK,
+                                "confidence": parsed["intent"]["confidence"]}
+        elif decision.unit and decision.intent != parsed["intent"]["name"]:
+            parsed["intent"] = {"name": decision.intent, "confidence": decision.confidence}
+        parsed.pop("lemmas", None)
+        return parsed
+
+    def _language_events(self, tracker: DialogueTracker, parsed: dict[str, Any]
+                         ) -> list[dict[str, Any]]:
+        language = (parsed.get("language") or {}).get("name")
+        method = (parsed.get("language") or {}).get("method")
+        if not language or method in ("payload", "fallback"):
+            return []
+        if tracker.active_loop and tracker.get_slot(REQUESTED_SLOT) in _LANGUAGE_NEUTRAL_SLOTS:
+            return []
+        if language == tracker.get_slot(LANGUAGE_SLOT):
+            return []
+        return [slot_event(LANGUAGE_SLOT, language)]
+
+    # -- a message ------------------------------------------------------------------------
+
+    async def handle_message(self, sender_id: str, text: str, *,
+                             metadata: dict[str, Any] | None = None,
+                             input_channel: str | None = None) -> list[dict[str, Any]]:
+        """Process one message of `sender_id`; return the bot's messages."""
+        text = (text or "")[:MAX_MESSAGE_CHARS]
+        lock = self._locks.setdefault(sender_id, asyncio.Lock())
+        async with lock:
+            tracker = DialogueTracker(sender_id, self.domain, self.store.load(sender_id))
+            start = len(tracker.events)
+            parsed = self.parse(text, tracker)
+            messages = await self.processor.handle(
+                tracker, text, parsed, extra_events=self._language_events(tracker, parsed),
+                input_channel=input_channel, metadata=metadata)
+            self.store.append(sender_id, tracker.events[start:], start,
+                              tracker.get_slot(LANGUAGE_SLOT))
+        return [{"recipient_id": sender_id,
+                 **{k: v for k, v in m.items() if k != "response"}} for m in messages]
+
+    def tracker(self, sender_id: str) -> DialogueTracker:
+        """The stored conversation of `sender_id`."""
+        return DialogueTracker(sender_id, self.domain, self.store.load(sender_id))
+
+    async def aclose(self) -> None:
+        """Release the action runner."""
+        await self.runner.aclose()

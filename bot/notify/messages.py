@@ -1,0 +1,87 @@
+"""The staff notification of an enquiry: e-mail text and webhook JSON.
+
+The e-mail is written in the customer's language and, when it differs, also in the unit's
+working language (the first language of the unit's contact), so that staff and customer
+read the same facts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.store.models import Enquiry
+
+LABELS: dict[str, dict[str, str]] = {
+    "fi": {"subject": "Uusi yrityskysely", "reference": "Viite", "unit": "Yksikkö",
+           "intent": "Aihe (tunnistettu)", "name": "Nimi", "company": "Yritys",
+           "business_id": "Y-tunnus", "email": "Sähköposti", "phone": "Puhelin",
+           "reply_language": "Vastauskieli", "consent": "Suostumus annettu",
+           "words": "Asiakkaan omin sanoin", "transcript": "Keskustelu",
+           "customer": "Asiakas", "bot": "Avustaja", "none": "-"},
+    "sv": {"subject": "Nytt företagsärende", "reference": "Referens", "unit": "Enhet",
+           "intent": "Ämne (identifierat)", "name": "Namn", "company": "Företag",
+           "business_id": "FO-nummer", "email": "E-post", "phone": "Telefon",
+           "reply_language": "Svarsspråk", "consent": "Samtycke givet",
+           "words": "Kundens egna ord", "transcript": "Konversation",
+           "customer": "Kund", "bot": "Assistent", "none": "-"},
+    "en": {"subject": "New business enquiry", "reference": "Reference", "unit": "Unit",
+           "intent": "Topic (recognised)", "name": "Name", "company": "Company",
+           "business_id": "Business ID", "email": "E-mail", "phone": "Phone",
+           "reply_language": "Reply language", "consent": "Consent given",
+           "words": "The customer's own words", "transcript": "Conversation",
+           "customer": "Customer", "bot": "Assistant", "none": "-"},
+}
+LANGUAGE_NAMES = {"fi": {"fi": "suomi", "sv": "ruotsi", "en": "englanti"},
+                  "sv": {"fi": "finska", "sv": "svenska", "en": "engelska"},
+                  "en": {"fi": "Finnish", "sv": "Swedish", "en": "English"}}
+
+
+def _section(enquiry: Enquiry, lang: str, unit_name: str) -> str:
+    t = LABELS[lang]
+    rows = [
+        (t["reference"], enquiry.reference),
+        (t["unit"], unit_name),
+        (t["intent"], enquiry.intent),
+        (t["name"], enquiry.customer_name),
+        (t["company"], enquiry.company),
+        (t["business_id"], enquiry.business_id),
+        (t["email"], enquiry.customer_email),
+        (t["phone"], enquiry.customer_phone),
+        (t["reply_language"], LANGUAGE_NAMES[lang].get(enquiry.reply_language,
+                                                       enquiry.reply_language)),
+        (t["consent"], f"{enquiry.consent_at:%Y-%m-%d %H:%M} UTC ({enquiry.notice_version})"),
+    ]
+    lines = [f"{label}: {value or t['none']}" for label, value in rows]
+    lines += ["", f"{t['words']}:", enquiry.customer_text, "", f"{t['transcript']}:"]
+    for turn in enquiry.transcript:
+        who = t["customer"] if turn.get("from") == "customer" else t["bot"]
+        lines.append(f"  {who}: {turn.get('text')}")
+    return "\n".join(lines)
+
+
+def email_text(enquiry: Enquiry, unit_names: dict[str, str], unit_language: str
+               ) -> tuple[str, str]:
+    """(subject, body) of the e-mail to the unit."""
+    languages = [enquiry.language]
+    if unit_language != enquiry.language:
+        languages.append(unit_language)
+    subject = " / ".join(LABELS[lang]["subject"] for lang in languages)
+    sections = [_section(enquiry, lang, unit_names.get(lang, enquiry.unit))
+                for lang in languages]
+    return f"[{enquiry.reference}] {subject}", ("\n\n" + "-" * 60 + "\n\n").join(sections)
+
+
+def webhook_payload(enquiry: Enquiry) -> str:
+    """The JSON body of the unit's webhook (signed when delivered)."""
+    body: dict[str, Any] = {
+        "type": "enquiry.created", "reference": enquiry.reference, "unit": enquiry.unit,
+        "language": enquiry.language, "reply_language": enquiry.reply_language,
+        "intent": enquiry.intent, "confidence": enquiry.confidence,
+        "customer": {"name": enquiry.customer_name, "company": enquiry.company,
+                     "business_id": enquiry.business_id, "email": enquiry.customer_email,
+                     "phone": enquiry.customer_phone},
+        "text": enquiry.customer_text, "transcript": enquiry.transcript,
+        "created_at": enquiry.created_at.isoformat(),
+    }
+    return json.dumps(body, ensure_ascii=False)

@@ -1,0 +1,56 @@
+"""What custom actions need at run time: settings, the database and the routing table.
+
+The agent configures this when it starts; a separate action server process builds it
+from the environment (BPBOT_* settings) on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+
+from bot.routing import RoutingTable, load_routing
+from bot.settings import Settings, get_settings
+from bot.store.db import Database
+
+
+@dataclass
+class Runtime:
+    """Settings with the resources built from them."""
+
+    settings: Settings
+    _db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        """The database (migrated on first use)."""
+        if self._db is None:
+            self._db = Database(self.settings.database_url)
+        return self._db
+
+    @cached_property
+    def routing(self) -> RoutingTable:
+        """The routing table."""
+        return load_routing(self.settings.routing_path)
+
+
+_lock = threading.Lock()
+_current: Runtime | None = None
+
+
+def configure(settings: Settings, db: Database | None = None) -> Runtime:
+    """Make these settings (and database) the ones custom actions use."""
+    global _current
+    with _lock:
+        _current = Runtime(settings, db)
+        return _current
+
+
+def current() -> Runtime:
+    """The configured runtime, built from the environment when nothing was configured."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = Runtime(get_settings())
+        return _current
