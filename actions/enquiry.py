@@ -23,7 +23,7 @@ ENQUIRY_SLOTS = ["unit", "enquiry_intent", "enquiry_text", "offer_pending", "fie
                  *FORM_SLOTS]
 MAX_WORDS_CHARS = 2000
 # A clarifying question is only useful when some unit is at least this likely.
-MIN_CANDIDATE_CONFIDENCE = 0.15
+MIN_CANDIDATE_CONFIDENCE = 0.08
 MAX_CLARIFY_TRIES = 2
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import runtime
+from bot.constants import CONVERSATIONAL_MIN_CONFIDENCE
 from bot.dialogue.action_runner import (
     CustomActionRunner,
     HttpActionRunner,
@@ -107,7 +108,9 @@ class Agent:
                              "needs_clarification": decision.needs_clarification,
                              "candidates": decision.candidates,
                              "conversational": decision.conversational}
-        if decision.needs_clarification and parsed["intent"]["name"] is not None:
+        unsure_chat = (decision.conversational
+                       and decision.confidence < CONVERSATIONAL_MIN_CONFIDENCE)
+        if (decision.needs_clarification or unsure_chat) and parsed["intent"]["name"]:
             parsed["intent"] = {"name": NLU_FALLBACK,
                                 "confidence": parsed["intent"]["confidence"]}
         elif decision.unit and decision.intent != parsed["intent"]["name"]:

@@ -70,7 +70,10 @@ def test_cli(model: ModelOpt = None, data: DataOpt = None, config: ConfigOpt = P
              routing_file: Annotated[Path | None, typer.Option(
                  "--enquiries", help="JSON Lines of labelled enquiries {text, language, unit}: "
                  "write routing_report.json (right / ask / wrong unit per language).")] = None,
-             routing: RoutingOpt = Path(DEFAULT_ROUTING_PATH)) -> None:
+             routing: RoutingOpt = Path(DEFAULT_ROUTING_PATH),
+             stories: Annotated[Path | None, typer.Option(
+                 "--stories", help="Test stories (file or folder): play each conversation "
+                 "and write story_report.json.")] = None) -> None:
     """Write intent_report.json (Rasa format), per-language reports and confusion matrices."""
     from bot.config import load_config
     from bot.nlu.evaluation import cross_validate, test_model
@@ -78,6 +81,10 @@ def test_cli(model: ModelOpt = None, data: DataOpt = None, config: ConfigOpt = P
     from bot.nlu.training_data import load_training_data
 
     try:
+        if stories is not None:
+            if not _story_report(model, stories, out):
+                raise typer.Exit(1)
+            return
         if routing_file is not None:
             _routing_report(model, routing, routing_file, out)
             if data is None:
@@ -93,6 +100,30 @@ def test_cli(model: ModelOpt = None, data: DataOpt = None, config: ConfigOpt = P
     for lang, m in summary.items():
         typer.echo(f"  {lang:>3}: accuracy {m['accuracy']:.3f} (n={m['support']})")
     typer.echo(f"Reports written to {out}/")
+
+
+def _story_report(model: Path | None, stories: Path, out: Path) -> bool:
+    import asyncio
+    import tempfile
+
+    from bot.agent import Agent
+    from bot.dialogue.story_test import load_stories, run_stories, write_story_report
+    from bot.settings import get_settings
+
+    loaded = load_stories([stories])
+    with tempfile.TemporaryDirectory(prefix="bpbot-stories-") as tmp:
+        settings = get_settings().model_copy(
+            update={"database_url": f"sqlite:///{tmp}/stories.sqlite3"})
+        agent = Agent.load(settings, model=model)
+        results = asyncio.run(run_stories(agent, loaded))
+    target = write_story_report(results, out)
+    for r in results:
+        mark = "passed" if r.passed else f"FAILED at step {r.failed_step}"
+        typer.echo(f"  {mark:>20}  {r.story}")
+    passed = sum(r.passed for r in results)
+    typer.echo(f"{passed} passed, {len(results) - passed} failed")
+    typer.echo(f"Story report written to {target}")
+    return passed == len(results)
 
 
 def _routing_report(model: Path | None, routing: Path, labelled: Path, out: Path) -> None:

