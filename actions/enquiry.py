@@ -252,7 +252,7 @@ class ActionSubmitEnquiry(Action):
             customer_name=str(tracker.get_slot("name") or ""),
             company=None if company in (None, "-") else company,
             business_id=None if business_id in (None, "-") else business_id,
-            customer_email=email.group(0) if email else None,
+            customer_email=email.group(0).lower() if email else None,
             customer_phone=None if email else normalise_phone(contact),
             notice_version=rt.settings.privacy_notice_version,
             customer_text=str(tracker.get_slot("enquiry_text") or ""),

@@ -201,23 +201,116 @@ def parse_cli(text: str, model: ModelOpt = None) -> None:
     typer.echo(json.dumps(nlu.parse(text), indent=2, ensure_ascii=False, default=str))
 
 
-@app.command("run")
-def run_cli(config: ConfigOpt = Path(DEFAULT_CONFIG_PATH),
-            routing: RoutingOpt = Path(DEFAULT_ROUTING_PATH)) -> None:
-    """Train if no model exists, then route messages typed in the terminal."""
+def _ensure_model(config: Path) -> None:
     from bot.errors import ModelNotFoundError
     from bot.nlu.model import newest_model
+    from bot.settings import get_settings
     from bot.training import train_project
 
+    models = get_settings().models_path
     try:
-        newest_model(DEFAULT_MODELS_PATH)
+        newest_model(models)
     except ModelNotFoundError:
         typer.echo("No trained model yet: training one (about a minute).")
         try:
-            train_project(config, [DEFAULT_DATA_PATH], Path(DEFAULT_MODELS_PATH), progress=True)
+            train_project(config, [DEFAULT_DATA_PATH], Path(models), progress=True)
         except BotError as exc:
             _fail(exc)
-    route_cli(model=None, routing=routing, jsonl=False)
+
+
+def _agent(model: Path | None) -> Any:
+    from bot.agent import Agent
+    from bot.settings import get_settings
+    from bot.store.privacy import install_log_masking
+
+    install_log_masking()
+    try:
+        return Agent.load(get_settings(), model=model)
+    except BotError as exc:
+        _fail(exc)
+
+
+@app.command("shell")
+def shell_cli(model: ModelOpt = None,
+              nlu: Annotated[bool, typer.Option("--nlu", help="Show the NLU result.")] = False
+              ) -> None:
+    """Chat with the assistant in the terminal (the whole dialogue, stored like the web)."""
+    import asyncio
+
+    from bot.shell import chat
+
+    agent = _agent(model)
+    asyncio.run(chat(agent, show_nlu=nlu))
+
+
+@app.command("run")
+def run_cli(config: ConfigOpt = Path(DEFAULT_CONFIG_PATH)) -> None:
+    """Train if no model exists, then chat in the terminal."""
+    _ensure_model(config)
+    shell_cli(model=None, nlu=False)
+
+
+@app.command("outbox")
+def outbox_cli(once: Annotated[bool, typer.Option("--once", help="Deliver what is due, then "
+                                                   "stop.")] = False,
+               interval: Annotated[float, typer.Option("--interval", min=0.1)] = 2.0) -> None:
+    """Deliver queued e-mails and webhooks (retries with backoff); show what is not sent."""
+    from bot.notify.outbox import OutboxWorker
+    from bot.settings import get_settings
+    from bot.store.db import Database
+    from bot.store.privacy import install_log_masking
+
+    install_log_masking()
+    settings = get_settings()
+    worker = OutboxWorker(Database(settings.database_url), settings)
+    if not once:
+        typer.echo("Delivering notifications; Ctrl-C stops.")
+        try:
+            worker.run(interval_s=interval)
+        except KeyboardInterrupt:
+            pass
+    sent = worker.run_once() if once else 0
+    waiting = worker.pending()
+    typer.echo(f"Sent {sent}; not sent: {len(waiting)}.")
+    for m in waiting:
+        typer.echo(f"  {m.status:>8} {m.kind:>7} {m.recipient} attempts={m.attempts} "
+                   f"{(m.last_error or '')[:80]}")
+
+
+@app.command("purge")
+def purge_cli(days: Annotated[int | None, typer.Option(
+        "--days", min=1, help="Retention in days; default: BPBOT_RETENTION_DAYS.")] = None
+              ) -> None:
+    """Delete conversations and enquiries older than the retention period."""
+    from bot.settings import get_settings
+    from bot.store.db import Database
+    from bot.store.privacy import purge
+
+    settings = get_settings()
+    removed = purge(Database(settings.database_url), days or settings.retention_days)
+    typer.echo(f"Purged {removed.enquiries} enquiries, {removed.conversations} conversations "
+               f"({removed.events} events), {removed.notifications} notifications and "
+               f"{removed.corrections} routing corrections.")
+
+
+@app.command("erase")
+def erase_cli(email: Annotated[str | None, typer.Option("--email")] = None,
+              reference: Annotated[str | None, typer.Option("--reference")] = None,
+              sender: Annotated[str | None, typer.Option("--sender")] = None) -> None:
+    """Remove one person's data (by e-mail, enquiry reference or conversation) everywhere."""
+    from bot.settings import get_settings
+    from bot.store.db import Database
+    from bot.store.privacy import erase
+
+    if not (email or reference or sender):
+        typer.secho("Error: give --email, --reference or --sender.", fg=typer.colors.RED,
+                    err=True)
+        raise typer.Exit(2)
+    removed = erase(Database(get_settings().database_url), email=email, reference=reference,
+                    sender_id=sender)
+    typer.echo(f"Erased {removed.enquiries} enquiries, {removed.conversations} conversations "
+               f"({removed.events} events), {removed.notifications} notifications and "
+               f"{removed.corrections} routing corrections.")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -49,3 +49,63 @@ def router(trained_model_dir, routing_table):
     from bot.service import Router
 
     return Router(load_model(trained_model_dir), routing_table)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL database: BPBOT_TEST_DATABASE_URL, else a throwaway local server."""
+    given = os.environ.get("BPBOT_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    from tests.pg_server import ThrowawayPostgres
+
+    server = ThrowawayPostgres()
+    yield server.start()
+    server.stop()
+
+
+def _empty_database(url: str):
+    from sqlalchemy import text
+
+    from bot.store.db import Database, make_engine
+    from bot.store.models import Base
+
+    engine = make_engine(url)
+    Base.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    return Database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """An empty, migrated database of each kind."""
+    if request.param == "sqlite":
+        database = _empty_database(f"sqlite:///{tmp_path}/test.sqlite3")
+    else:
+        database = _empty_database(request.getfixturevalue("postgres_url"))
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def project_settings(tmp_path_factory):
+    from bot.settings import Settings
+
+    folder = tmp_path_factory.mktemp("agent")
+    return Settings(environment="test", database_url=f"sqlite:///{folder}/bot.sqlite3",
+                    config_path=str(ROOT / "config.yml"), domain_path=str(ROOT / "domain.yml"),
+                    rules_path=str(ROOT / "data" / "rules.yml"),
+                    routing_path=str(ROOT / "routing"), smtp_port=1)
+
+
+@pytest.fixture(scope="session")
+def agent(project_settings, router):
+    """The whole assistant on a SQLite file, with the session's trained model."""
+    import random
+
+    from bot.agent import Agent
+
+    return Agent.load(project_settings, router=router, rng=random.Random(7))

@@ -1,0 +1,115 @@
+"""Retention and erasure: `bpbot purge` and `bpbot erase` over every store."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, or_, select
+
+from bot.nlu.validators import mask_personal_ids
+from bot.store.db import Database
+from bot.store.models import (
+    Conversation,
+    ConversationEvent,
+    Enquiry,
+    OutboxMessage,
+    RoutingCorrection,
+)
+
+
+@dataclass
+class Removed:
+    """How many rows went, per kind."""
+
+    conversations: int = 0
+    events: int = 0
+    enquiries: int = 0
+    notifications: int = 0
+    corrections: int = 0
+
+    def total(self) -> int:
+        """All rows removed."""
+        return (self.conversations + self.events + self.enquiries + self.notifications
+                + self.corrections)
+
+
+def _remove(db: Database, enquiry_ids: list[int], senders: list[str]) -> Removed:
+    removed = Removed()
+    with db.session() as session:
+        if enquiry_ids:
+            removed.notifications = session.execute(delete(OutboxMessage).where(
+                OutboxMessage.enquiry_id.in_(enquiry_ids))).rowcount  # type: ignore[attr-defined]
+            removed.corrections = session.execute(delete(RoutingCorrection).where(
+                RoutingCorrection.enquiry_id.in_(enquiry_ids))).rowcount  # type: ignore[attr-defined]
+            removed.enquiries = session.execute(delete(Enquiry).where(
+                Enquiry.id.in_(enquiry_ids))).rowcount  # type: ignore[attr-defined]
+        if senders:
+            removed.events = session.execute(delete(ConversationEvent).where(
+                ConversationEvent.sender_id.in_(senders))).rowcount  # type: ignore[attr-defined]
+            removed.conversations = session.execute(delete(Conversation).where(
+                Conversation.sender_id.in_(senders))).rowcount  # type: ignore[attr-defined]
+    return removed
+
+
+def purge(db: Database, retention_days: int, now: datetime | None = None) -> Removed:
+    """Delete conversations silent for, and enquiries older than, `retention_days`."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    with db.session() as session:
+        enquiry_ids = list(session.scalars(select(Enquiry.id).where(Enquiry.created_at < cutoff)))
+        senders = list(session.scalars(select(Conversation.sender_id).where(
+            Conversation.updated_at < cutoff)))
+        old_corrections = session.execute(delete(RoutingCorrection).where(
+            RoutingCorrection.created_at < cutoff)).rowcount  # type: ignore[attr-defined]
+    removed = _remove(db, enquiry_ids, senders)
+    removed.corrections += old_corrections
+    return removed
+
+
+def erase(db: Database, *, email: str | None = None, reference: str | None = None,
+          sender_id: str | None = None) -> Removed:
+    """Remove one person's enquiries and conversations everywhere.
+
+    Raises:
+        ValueError: when no criterion is given.
+    """
+    if not (email or reference or sender_id):
+        raise ValueError("Give an e-mail address, a reference or a sender id to erase.")
+    conditions = []
+    if email:
+        conditions.append(Enquiry.customer_email == email.strip().lower())
+        conditions.append(Enquiry.customer_email == email.strip())
+    if reference:
+        conditions.append(Enquiry.reference == reference.strip().upper())
+    if sender_id:
+        conditions.append(Enquiry.sender_id == sender_id)
+    with db.session() as session:
+        rows = session.execute(select(Enquiry.id, Enquiry.sender_id).where(or_(*conditions)))
+        found = list(rows)
+    senders = {s for _, s in found if s}
+    if sender_id:
+        senders.add(sender_id)
+    return _remove(db, [i for i, _ in found], sorted(senders))
+
+
+class MaskingFilter(logging.Filter):
+    """Masks Finnish personal identity codes in every log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the message with codes masked; always keep the record."""
+        message = record.getMessage()
+        masked = mask_personal_ids(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def install_log_masking() -> None:
+    """Mask personal identity codes in the logs of every handler of the root logger."""
+    root = logging.getLogger()
+    if not any(isinstance(f, MaskingFilter) for f in root.filters):
+        root.addFilter(MaskingFilter())
+    for handler in root.handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(MaskingFilter())
