@@ -32,6 +32,10 @@ _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?\s*$", re.DOTALL)
 _LANGUAGE_NEUTRAL_SLOTS = {"name", "company", "business_id", "contact", "reply_language",
                            "consent"}
 MAX_MESSAGE_CHARS = 10_000
+# Two stray words ("alert script") are no reason to change the conversation's language;
+# chat words the lexicon knows ("tack", "kiitos") are.
+MIN_WORDS_TO_SWITCH_LANGUAGE = 3
+_WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 
 
 def parse_payload(text: str, intents: list[str]) -> tuple[str, list[dict[str, Any]]] | None:
@@ -123,6 +127,9 @@ class Agent:
         language = (parsed.get("language") or {}).get("name")
         method = (parsed.get("language") or {}).get("method")
         if not language or method in ("payload", "fallback"):
+            return []
+        words = len({w.lower() for w in _WORD.findall(str(parsed.get("text") or ""))})
+        if method == "langid" and words < MIN_WORDS_TO_SWITCH_LANGUAGE:
             return []
         if tracker.active_loop and tracker.get_slot(REQUESTED_SLOT) in _LANGUAGE_NEUTRAL_SLOTS:
             return []

@@ -95,7 +95,21 @@ class HttpActionRunner(CustomActionRunner):
         if not self.url.endswith("/webhook"):
             self.url += "/webhook"
         self._names = set(action_names)
-        self._client = httpx.AsyncClient(timeout=timeout_s)
+        self._timeout_s = timeout_s
+        self._client: httpx.AsyncClient | None = None
+        self._loop: object | None = None
+
+    def _http(self) -> Any:
+        """The HTTP client of the running event loop (a client cannot cross loops)."""
+        import asyncio
+
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = httpx.AsyncClient(timeout=self._timeout_s)
+            self._loop = loop
+        return self._client
 
     def names(self) -> set[str]:
         """The custom actions declared in the domain (the server is asked at run time)."""
@@ -107,7 +121,7 @@ class HttpActionRunner(CustomActionRunner):
         import httpx
 
         try:
-            response = await self._client.post(
+            response = await self._http().post(
                 self.url, json=_call(name, sender_id, tracker_state, domain, domain_digest))
         except httpx.HTTPError as exc:
             raise ActionServerError(f"The action server at {self.url} did not answer for "
@@ -122,4 +136,8 @@ class HttpActionRunner(CustomActionRunner):
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
-        await self._client.aclose()
+        import asyncio
+
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            await self._client.aclose()
+        self._client = None  # a client of a finished loop has nothing left to close

@@ -1,0 +1,35 @@
+import asyncio
+
+import pytest
+
+BAD_INPUT = ["", "   ", "a" * 10000, "x\x00y\x07z\x1b[31m", "<script>alert(1)</script>",
+             "'; DROP TABLE enquiry; --", "😀😀😀", "{{7*7}} {name} %s"]
+
+
+@pytest.mark.parametrize("text", BAD_INPUT)
+def test_dialogue_bad_input_gets_a_polite_answer(agent, text):
+    sender = f"bad-{abs(hash(text))}"
+    asyncio.run(agent.handle_message(sender, "Hej"))
+    replies = asyncio.run(agent.handle_message(sender, text))
+    assert replies, "the bot always answers"
+    for reply in replies:
+        assert reply["text"] and "{" not in reply["text"]
+        assert "<script>" not in reply["text"]
+    assert agent.tracker(sender).get_slot("language") == "sv"
+
+
+def test_dialogue_bad_business_id_and_email_in_swedish(agent):
+    sender = "bad-form-sv"
+    for text in ["Jag vill söka tillstånd för en uteservering", "ja", "Anna Andersson",
+                 "Café Ab"]:
+        asyncio.run(agent.handle_message(sender, text))
+    reply = asyncio.run(agent.handle_message(sender, "<b>123</b>"))
+    assert "inte ett giltigt FO-nummer" in reply[0]["text"]
+    asyncio.run(agent.handle_message(sender, "nej"))
+    reply = asyncio.run(agent.handle_message(sender, "anna(at)cafe"))
+    assert "e-postadress" in reply[0]["text"]
+
+
+def test_dialogue_payload_for_an_unknown_intent_is_plain_text(agent):
+    replies = asyncio.run(agent.handle_message("payload-1", "/no_such_intent"))
+    assert replies and agent.tracker("payload-1").latest_intent != "no_such_intent"
