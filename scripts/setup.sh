@@ -5,9 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
 
-# Debian packages: libvoikko for the Finnish spaCy pipeline's lemmatiser.
+# Debian packages: libvoikko for the Finnish spaCy pipeline's lemmatiser; for the tests
+# (extra "dev") also the PostgreSQL server, which the tests start on loopback.
+packages=(libvoikko1 voikko-fi)
+case ",$extras," in *,dev,*) packages+=(postgresql);; esac
 need=()
-for pkg in libvoikko1 voikko-fi; do
+for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -163,9 +163,9 @@ class Domain:
 
     def _check(self) -> None:
         for form_name, form in self.forms.items():
-            for slot in form.required_slots:
-                if slot not in self.slots:
-                    raise DomainError(self.path, f"form requires slot '{slot}', which is not "
+            for required in form.required_slots:
+                if required not in self.slots:
+                    raise DomainError(self.path, f"form requires slot '{required}', which is not "
                                       "declared under 'slots'", f"forms.{form_name}")
         for slot_name, slot in self.slots.items():
             for i, mapping in enumerate(slot.mappings):
@@ -182,9 +182,9 @@ class Domain:
                 raise DomainError(self.path, "response names start with 'utter_'",
                                   f"responses.{name}")
             for variation in variations:
-                for cond in variation.condition:
-                    if cond.name not in self.slots:
-                        raise DomainError(self.path, f"condition on unknown slot '{cond.name}'",
+                for when in variation.condition:
+                    if when.name not in self.slots:
+                        raise DomainError(self.path, f"condition on unknown slot '{when.name}'",
                                           f"responses.{name}")
 
     @property

@@ -11,7 +11,7 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 
 from bot.nlu.validators import mask_personal_ids
 from bot.store.db import Database
@@ -52,26 +52,32 @@ class SQLTrackerStore:
 
     def append(self, sender_id: str, events: list[dict[str, Any]], start_seq: int,
                language: str | None = None) -> None:
-        """Store events `start_seq`, `start_seq + 1`, ... of the conversation."""
+        """Store events `start_seq`, `start_seq + 1`, ... of the conversation.
+
+        Three statements whatever the number of events: the conversation row (insert for a
+        new conversation, else update), then every event in one multi-row INSERT.
+        """
         if not events:
             return
         now = datetime.now(UTC)
+        count = start_seq + len(events)
+        rows = [{"sender_id": sender_id, "seq": start_seq + offset,
+                 "type": str(event.get("event")),
+                 "timestamp": float(event.get("timestamp") or now.timestamp()),
+                 "data": mask_event(event)} for offset, event in enumerate(events)]
         with self.db.session() as session:
-            conversation = session.get(Conversation, sender_id)
-            if conversation is None:
-                conversation = Conversation(sender_id=sender_id, created_at=now, updated_at=now,
-                                            event_count=0, language=language)
-                session.add(conversation)
-                session.flush()
-            for offset, event in enumerate(events):
-                session.add(ConversationEvent(
-                    sender_id=sender_id, seq=start_seq + offset, type=str(event.get("event")),
-                    timestamp=float(event.get("timestamp") or now.timestamp()),
-                    data=mask_event(event)))
-            conversation.updated_at = now
-            conversation.event_count = start_seq + len(events)
-            if language:
-                conversation.language = language
+            changed = 0
+            if start_seq > 0:
+                values: dict[str, Any] = {"updated_at": now, "event_count": count}
+                if language:
+                    values["language"] = language
+                changed = session.execute(update(Conversation).where(
+                    Conversation.sender_id == sender_id).values(**values)).rowcount  # type: ignore[attr-defined]
+            if not changed:
+                session.execute(insert(Conversation).values(
+                    sender_id=sender_id, created_at=now, updated_at=now, event_count=count,
+                    language=language))
+            session.execute(insert(ConversationEvent), rows)
 
     def delete(self, sender_id: str) -> bool:
         """Remove the conversation and its events; True when there was one."""
