@@ -38,6 +38,14 @@ def _plain(value: Any) -> str:
     return " ".join(str(value or "").split()).strip()
 
 
+def _asked_back(text: str, dispatcher: CollectingDispatcher) -> bool:
+    """A question instead of an answer: explain why we ask (the form then asks again)."""
+    if "?" not in text:
+        return False
+    dispatcher.utter_message(response="utter_explain_in_form")
+    return True
+
+
 def _no_value(text: str) -> bool:
     return text.lower().strip(" .!") in NO_VALUE
 
@@ -53,8 +61,7 @@ class ValidateEnquiryForm(FormValidationAction):
                       domain: DomainDict) -> dict[str, Any]:
         """A person's name: words, no question, not a whole sentence."""
         text = _plain(value)
-        if "?" in text:
-            dispatcher.utter_message(response="utter_explain_in_form")
+        if _asked_back(text, dispatcher):
             return {"name": None}
         words = _WORDS.findall(text)
         if not words or len(words) > 6 or len(text) > MAX_NAME_CHARS or any(
@@ -67,8 +74,7 @@ class ValidateEnquiryForm(FormValidationAction):
                          domain: DomainDict) -> dict[str, Any]:
         """The company name, or "-" when there is none yet."""
         text = _plain(value)
-        if "?" in text:
-            dispatcher.utter_message(response="utter_explain_in_form")
+        if _asked_back(text, dispatcher):
             return {"company": None}
         if _no_value(text) or not text:
             return {"company": "-"}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up and run the assistant: trains a model if none exists, then routes typed messages.
+# Set up and run the assistant: trains a model if none exists, then chats in the terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

@@ -56,3 +56,17 @@ def test_cli_erase_purge_outbox(cli_env):
     assert result.exit_code == 0 and "Erased 1 enquiries" in result.output
     result = runner.invoke(app, ["erase"])
     assert result.exit_code == 2 and "give --email" in result.output
+
+
+def test_cli_test_stories_writes_the_report(trained_model_dir, root, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.chdir(root)
+    out = tmp_path / "stories"
+    result = runner.invoke(app, ["test", "--model", str(trained_model_dir), "--stories",
+                                 str(root / "tests/stories/stories_en.yml"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "story_report.json").read_text())
+    assert report["failed"] == 0 and report["passed"] == len(report["stories"]) > 10
+    entry = report["stories"][0]
+    assert set(entry) >= {"story", "language", "passed"} and entry["language"] == "en"
