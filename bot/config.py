@@ -53,6 +53,8 @@ class IntentClassifierConfig(_Strict):
     )
     C: float = Field(128.0, gt=0, title="Inverse regularisation strength")
     char_ngrams: bool = Field(False, title="Add character n-gram TF-IDF features")
+    char_ngram_weight: float = Field(1.0, gt=0, le=5, title="Weight of the n-gram model's "
+                                     "log-probabilities beside the embedding model's")
     fallback_threshold: float = Field(0.45, ge=0, le=1, title="Below this confidence, ask")
     ambiguity_margin: float = Field(0.1, ge=0, le=1, title="Top-two gap below which to ask")
     folds: int = Field(5, ge=2, le=20, title="Folds for calibration and training metrics")

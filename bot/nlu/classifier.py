@@ -1,7 +1,7 @@
 """Intent classifier over sentence embeddings, with temperature-calibrated confidence.
 
-A multinomial logistic regression on L2-normalised embeddings (optionally stacked with
-character n-gram TF-IDF features). Confidence is calibrated by temperature scaling fitted
+A multinomial logistic regression on L2-normalised embeddings, optionally fused with a
+naive Bayes model over character n-grams. Confidence is calibrated by temperature scaling fitted
 on out-of-fold logits; the same out-of-fold predictions give the training-time quality
 report per language, at no extra cost.
 """
@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
+from sklearn.naive_bayes import ComplementNB
 
 
 @dataclass
@@ -28,39 +28,51 @@ class ClassifierOutput:
 
 
 class IntentClassifier:
-    """Logistic regression over embeddings, calibrated by temperature scaling."""
+    """Logistic regression over embeddings (+ n-gram naive Bayes), temperature-calibrated.
+
+    With `char_ngrams`, a Complement naive Bayes model over character n-gram TF-IDF adds its
+    log-probabilities, weighted by `char_ngram_weight`, to the regression's (late fusion).
+    It catches spelling the embedding blurs (short Finnish chat words, missing diacritics)
+    and costs milliseconds to fit, where stacking the n-grams into the regression cost
+    seconds per fit for the same accuracy.
+    """
 
     def __init__(self, C: float = 128.0, char_ngrams: bool = False, folds: int = 5,
-                 random_state: int = 13) -> None:
+                 random_state: int = 13, char_ngram_weight: float = 1.0) -> None:
         self.C = C
         self.char_ngrams = char_ngrams
+        self.char_ngram_weight = char_ngram_weight
         self.folds = folds
         self.random_state = random_state
         self.labels: list[str] = []
         self.temperature = 1.0
         self._model: LogisticRegression | None = None
-        self._vectorizer: TfidfVectorizer | None = None
-
-    def _new_vectorizer(self) -> TfidfVectorizer:
-        return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
-                               sublinear_tf=True, lowercase=True, max_features=60000)
-
-    def _features(self, embeddings: np.ndarray, texts: list[str],
-                  vectorizer: TfidfVectorizer | None) -> np.ndarray | sparse.csr_matrix:
-        if vectorizer is None:
-            return embeddings
-        grams = vectorizer.transform(texts) * 0.5
-        return sparse.hstack([sparse.csr_matrix(embeddings), grams]).tocsr()
+        self._ngrams: tuple[TfidfVectorizer, ComplementNB] | None = None
 
     def _fit_one(self, embeddings: np.ndarray, texts: list[str], y: np.ndarray
-                 ) -> tuple[LogisticRegression, TfidfVectorizer | None]:
-        vectorizer = None
-        if self.char_ngrams:
-            vectorizer = self._new_vectorizer().fit(texts)
+                 ) -> tuple[LogisticRegression, tuple[TfidfVectorizer, ComplementNB] | None]:
         model = LogisticRegression(C=self.C, solver="newton-cg", max_iter=3000,
                                    class_weight="balanced")
-        model.fit(self._features(embeddings, texts, vectorizer), y)
-        return model, vectorizer
+        model.fit(embeddings, y)
+        ngrams = None
+        if self.char_ngrams:
+            vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
+                                         sublinear_tf=True, lowercase=True,
+                                         max_features=60000)
+            grams = vectorizer.fit_transform(texts)
+            ngrams = (vectorizer, ComplementNB(alpha=0.3).fit(grams, y))
+        return model, ngrams
+
+    def _scores(self, model: LogisticRegression,
+                ngrams: tuple[TfidfVectorizer, ComplementNB] | None,
+                embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
+        """Uncalibrated log-scores, one column per class the models saw."""
+        scores = log_softmax(np.atleast_2d(model.decision_function(embeddings)), axis=1)
+        if ngrams is not None:
+            vectorizer, bayes = ngrams
+            joint = bayes.predict_joint_log_proba(vectorizer.transform(texts))
+            scores = scores + self.char_ngram_weight * log_softmax(joint, axis=1)
+        return np.asarray(scores)
 
     def fit(self, embeddings: np.ndarray, texts: list[str], labels: list[str]
             ) -> ClassifierOutput:
@@ -73,14 +85,12 @@ class IntentClassifier:
         oof_logits = np.zeros((len(y), len(self.labels)))
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         for train_idx, test_idx in splitter.split(embeddings, y):
-            model, vec = self._fit_one(
-                embeddings[train_idx], [texts[i] for i in train_idx], y[train_idx]
-            )
-            logits = model.decision_function(
-                self._features(embeddings[test_idx], [texts[i] for i in test_idx], vec)
-            )
+            model, ngrams = self._fit_one(
+                embeddings[train_idx], [texts[i] for i in train_idx], y[train_idx])
+            scores = self._scores(model, ngrams, embeddings[test_idx],
+                                  [texts[i] for i in test_idx])
             full = np.full((len(test_idx), len(self.labels)), -1e4)
-            full[:, model.classes_] = logits
+            full[:, model.classes_] = scores
             oof_logits[test_idx] = full
 
         def nll(t: float) -> float:
@@ -88,14 +98,12 @@ class IntentClassifier:
 
         result = minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded")
         self.temperature = float(result.x)
-        self._model, self._vectorizer = self._fit_one(embeddings, texts, y)
+        self._model, self._ngrams = self._fit_one(embeddings, texts, y)
         return ClassifierOutput(softmax(oof_logits / self.temperature, axis=1), self.temperature)
 
     def predict_proba(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
         """Calibrated probabilities, columns in the order of `self.labels`."""
         if self._model is None:
             raise RuntimeError("IntentClassifier.predict_proba called before fit().")
-        logits = self._model.decision_function(
-            self._features(embeddings, texts, self._vectorizer)
-        )
-        return softmax(np.atleast_2d(logits) / self.temperature, axis=1)
+        scores = self._scores(self._model, self._ngrams, embeddings, texts)
+        return softmax(scores / self.temperature, axis=1)

@@ -195,7 +195,8 @@ def train(
     embed_s = time.perf_counter() - t0
     say("fitting and calibrating the intent classifier", 0, 0)
     classifier = IntentClassifier(C=clf_cfg.C, char_ngrams=clf_cfg.char_ngrams,
-                                  folds=clf_cfg.folds)
+                                  folds=clf_cfg.folds,
+                                  char_ngram_weight=clf_cfg.char_ngram_weight)
     out = classifier.fit(embeddings, texts, labels)
     predicted = [classifier.labels[i] for i in out.oof_probabilities.argmax(axis=1)]
     metrics = per_language_metrics([e.language for e in data.examples], labels, predicted)
