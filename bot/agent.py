@@ -103,10 +103,7 @@ class Agent:
                     "intent_ranking": [{"name": intent, "confidence": 1.0}],
                     "entities": entities, "language": {"name": previous, "method": "payload"}}
         parsed = self.router.nlu.parse(text, previous)
-        cfg = self.router.nlu.classifier_config
-        decision = self.router.table.decide(
-            parsed["intent_ranking"], parsed["entities"], tracker.slots,
-            fallback_threshold=cfg.fallback_threshold, ambiguity_margin=cfg.ambiguity_margin)
+        decision = self.router.decide(parsed, tracker.slots)
         parsed["routing"] = {"unit": decision.unit, "intent": decision.intent,
                              "confidence": round(decision.confidence, 4),
                              "needs_clarification": decision.needs_clarification,

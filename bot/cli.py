@@ -203,15 +203,18 @@ def parse_cli(text: str, model: ModelOpt = None) -> None:
 
 def _ensure_model(config: Path) -> None:
     from bot.errors import ModelNotFoundError
-    from bot.nlu.model import newest_model
+    from bot.nlu.model import MODEL_FORMAT, newest_model
     from bot.settings import get_settings
     from bot.training import train_project
 
     models = get_settings().models_path
     try:
-        newest_model(models)
-    except ModelNotFoundError:
-        typer.echo("No trained model yet: training one (about a minute).")
+        manifest = json.loads((newest_model(models) / "manifest.json").read_text())
+        if manifest.get("format") != MODEL_FORMAT:
+            raise ModelNotFoundError(models)
+    except (ModelNotFoundError, OSError, ValueError):
+        typer.echo("No trained model of the current format yet: training one (about a "
+                   "minute).")
         try:
             train_project(config, [DEFAULT_DATA_PATH], Path(models), progress=True)
         except BotError as exc:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.nlu.model import NLUModel, load_model
-from bot.routing import RoutingTable, load_routing
+from bot.routing import RouteDecision, RoutingTable, load_routing
 
 
 @dataclass
@@ -22,15 +22,20 @@ class Router:
         """Load a model folder (or the newest in a folder) and the routing table."""
         return cls(load_model(model), load_routing(routing))
 
+    def decide(self, parsed: dict[str, Any], slots: dict[str, Any] | None = None
+               ) -> RouteDecision:
+        """The unit for a parse result, with the model's thresholds."""
+        cfg = self.nlu.classifier_config
+        return self.table.decide(
+            parsed["intent_ranking"], parsed["entities"], slots,
+            fallback_threshold=cfg.fallback_threshold, ambiguity_margin=cfg.ambiguity_margin,
+        )
+
     def route(self, text: str, previous_language: str | None = None,
               slots: dict[str, Any] | None = None) -> dict[str, Any]:
         """The `bpbot route --jsonl` object for one message."""
         parsed = self.nlu.parse(text, previous_language)
-        cfg = self.nlu.classifier_config
-        decision = self.table.decide(
-            parsed["intent_ranking"], parsed["entities"], slots,
-            fallback_threshold=cfg.fallback_threshold, ambiguity_margin=cfg.ambiguity_margin,
-        )
+        decision = self.decide(parsed, slots)
         return {
             "text": text,
             "language": parsed["language"]["name"],

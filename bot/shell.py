@@ -9,8 +9,12 @@ from typing import Any
 
 from bot.agent import Agent
 
-HELP = ("Type a message. A number picks a button. Commands: /nlu shows or hides the NLU "
-        "result, /new starts a new conversation, /quit ends.")
+HELP = "\n".join([
+    "Kirjoita viesti. Numero valitsee painikkeen. /new aloittaa alusta, /quit lopettaa.",
+    "Skriv ett meddelande. En siffra väljer en knapp. /new börjar om, /quit avslutar.",
+    "Type a message. A number picks a button. /new starts over, /quit ends "
+    "(/nlu shows the NLU result).",
+])
 
 
 async def chat(agent: Agent, *, sender_id: str | None = None, show_nlu: bool = False,

@@ -47,10 +47,13 @@ class IntentClassifier:
         self.labels: list[str] = []
         self.temperature = 1.0
         self._model: LogisticRegression | None = None
-        self._ngrams: tuple[TfidfVectorizer, ComplementNB] | None = None
+        # The n-gram model as (vectorizer, log-probability matrix of shape (features,
+        # classes)): Complement NB's score is one sparse product with it, computed directly
+        # because sklearn's per-call validation costs more than the product on one message.
+        self._ngrams: tuple[TfidfVectorizer, np.ndarray] | None = None
 
     def _fit_one(self, embeddings: np.ndarray, texts: list[str], y: np.ndarray
-                 ) -> tuple[LogisticRegression, tuple[TfidfVectorizer, ComplementNB] | None]:
+                 ) -> tuple[LogisticRegression, tuple[TfidfVectorizer, np.ndarray] | None]:
         model = LogisticRegression(C=self.C, solver="newton-cg", max_iter=3000,
                                    class_weight="balanced")
         model.fit(embeddings, y)
@@ -59,18 +62,18 @@ class IntentClassifier:
             vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
                                          sublinear_tf=True, lowercase=True,
                                          max_features=60000)
-            grams = vectorizer.fit_transform(texts)
-            ngrams = (vectorizer, ComplementNB(alpha=0.3).fit(grams, y))
+            bayes = ComplementNB(alpha=0.3).fit(vectorizer.fit_transform(texts), y)
+            ngrams = (vectorizer, np.ascontiguousarray(bayes.feature_log_prob_.T))
         return model, ngrams
 
     def _scores(self, model: LogisticRegression,
-                ngrams: tuple[TfidfVectorizer, ComplementNB] | None,
+                ngrams: tuple[TfidfVectorizer, np.ndarray] | None,
                 embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
         """Uncalibrated log-scores, one column per class the models saw."""
         scores = log_softmax(np.atleast_2d(model.decision_function(embeddings)), axis=1)
         if ngrams is not None:
-            vectorizer, bayes = ngrams
-            joint = bayes.predict_joint_log_proba(vectorizer.transform(texts))
+            vectorizer, log_probabilities = ngrams
+            joint = np.asarray(vectorizer.transform(texts) @ log_probabilities)
             scores = scores + self.char_ngram_weight * log_softmax(joint, axis=1)
         return np.asarray(scores)
 

@@ -41,7 +41,8 @@ from bot.nlu.entities import EntityExtractor
 from bot.nlu.language import LanguageIdentifier
 from bot.nlu.training_data import TrainingData
 
-MODEL_FORMAT = 1
+# 3: the classifier fuses an n-gram naive Bayes model (pickles of formats 1-2 lack it).
+MODEL_FORMAT = 3
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 #: Called as progress(step, done, total) while training; total 0 means "no count".
 Progress = Callable[[str, int, int], None]
