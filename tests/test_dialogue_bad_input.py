@@ -33,3 +33,30 @@ def test_dialogue_bad_business_id_and_email_in_swedish(agent):
 def test_dialogue_payload_for_an_unknown_intent_is_plain_text(agent):
     replies = asyncio.run(agent.handle_message("payload-1", "/no_such_intent"))
     assert replies and agent.tracker("payload-1").latest_intent != "no_such_intent"
+
+
+@pytest.mark.parametrize("language,opening,closed_word", [
+    ("fi", ["Haluaisin hakea terassilupaa kahvilalle kesäksi", "kyllä", "Maija Meikäläinen"],
+     "suljettu"),
+    ("sv", ["Jag vill söka tillstånd för en uteservering till vårt kafé i sommar", "ja",
+            "Anna Andersson"], "stängd"),
+    ("en", ["I'd like to apply for a terrace permit for our cafe this summer", "yes",
+            "Alex Smith"], "closed"),
+])
+def test_dialogue_out_of_hours_says_when_the_unit_replies(agent, monkeypatch, language,
+                                                          opening, closed_word):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import actions.enquiry
+
+    saturday = datetime(2026, 11, 28, 12, 0, tzinfo=ZoneInfo("Europe/Helsinki"))
+    monkeypatch.setattr(actions.enquiry, "now_in", lambda _zone: saturday)
+    sender = f"hours-{language}"
+    rest = ["Oy Ab", "-", "someone@example.fi", f'/inform{{"reply_language": "{language}"}}',
+            "/affirm", "/affirm"]
+    for text in opening + rest:
+        replies = asyncio.run(agent.handle_message(sender, text))
+    texts = " ".join(r["text"] for r in replies)
+    assert "BP-" in texts and closed_word in texts
+    assert {"fi": "ma 30.11.", "sv": "mån 30.11", "en": "Mon 30 Nov"}[language] in texts
