@@ -253,6 +253,24 @@ def run_cli(config: ConfigOpt = Path(DEFAULT_CONFIG_PATH)) -> None:
     shell_cli(model=None, nlu=False)
 
 
+@app.command("serve")
+def serve_cli(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+              port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 5005,
+              workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 1) -> None:
+    """Serve the chat API, the widget and the staff inbox (uvicorn)."""
+    import uvicorn
+
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        typer.secho("Error: several workers need a shared database; set BPBOT_DATABASE_URL to "
+                    "PostgreSQL, or use --workers 1.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    uvicorn.run("bot.server.app:app_from_environment", factory=True, host=host, port=port,
+                workers=workers, log_level="info", proxy_headers=True)
+
+
 @app.command("outbox")
 def outbox_cli(once: Annotated[bool, typer.Option("--once", help="Deliver what is due, then "
                                                    "stop.")] = False,

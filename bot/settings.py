@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     session_secret: str = Field(DEFAULT_SECRET, title="Key for staff session cookies")
     outbox_max_attempts: int = Field(8, ge=1, le=50, title="Delivery attempts before failed")
     outbox_backoff_s: float = Field(30.0, gt=0, title="First retry delay; doubles each time")
+    outbox_interval_s: float = Field(
+        5.0, ge=0, title="How often the server delivers the outbox; 0: not in the server")
+    allowed_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:5005", "http://localhost:5005"],
+        title="Web sites (origins) allowed to embed the widget and call the chat API")
+    rate_limit_per_minute: int = Field(60, ge=1, title="Chat messages per client per minute")
+    max_request_bytes: int = Field(65536, ge=1024, title="Largest request body accepted")
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

@@ -1,0 +1,76 @@
+"""The FastAPI application: chat channels, NLU, health, metrics (and the outbox worker)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from bot import __version__
+from bot.agent import Agent
+from bot.notify.outbox import OutboxWorker
+from bot.server.routes import channels, system
+from bot.server.security import RateLimiter, SecurityHeaders
+from bot.settings import Settings, get_settings
+from bot.store.privacy import install_log_masking
+
+logger = logging.getLogger(__name__)
+
+
+async def _deliver_forever(worker: OutboxWorker, interval_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            await loop.run_in_executor(None, worker.run_once)
+        except Exception:  # noqa: BLE001 - keep delivering; the error is logged
+            logger.exception("Outbox delivery failed")
+        await asyncio.sleep(interval_s)
+
+
+def create_app(settings: Settings | None = None, *, agent: Agent | None = None) -> FastAPI:
+    """Build the application; the agent is loaded at start-up unless one is given."""
+    settings = settings or get_settings()
+    install_log_masking()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.agent = agent or Agent.load(settings)
+        task = None
+        if settings.outbox_interval_s > 0:
+            worker = OutboxWorker(app.state.agent.store.db, settings)
+            task = asyncio.create_task(_deliver_forever(worker, settings.outbox_interval_s))
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await app.state.agent.aclose()
+
+    app = FastAPI(title="Business Porvoo enquiry assistant", version=__version__,
+                  lifespan=lifespan)
+    app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.add_middleware(SecurityHeaders, max_body=settings.max_request_bytes)
+    app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
+                       allow_methods=["GET", "POST", "DELETE"], allow_headers=["Content-Type"])
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("Unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "Something went wrong on our side; please try again."},
+                            status_code=500)
+
+    app.include_router(channels.router)
+    app.include_router(system.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory` (each worker process builds its own app)."""
+    return create_app()

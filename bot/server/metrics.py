@@ -1,0 +1,17 @@
+"""Prometheus metrics of the assistant."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+MESSAGES = Counter("bpbot_messages_total", "User messages handled", ["channel", "language"],
+                   registry=REGISTRY)
+INTENTS = Counter("bpbot_intents_total", "Recognised intents", ["intent"], registry=REGISTRY)
+FALLBACKS = Counter("bpbot_fallbacks_total", "Messages the NLU was unsure about",
+                    registry=REGISTRY)
+ENQUIRIES = Counter("bpbot_enquiries_routed_total", "Enquiries submitted, per unit", ["unit"],
+                    registry=REGISTRY)
+LATENCY = Histogram("bpbot_message_seconds", "Time to answer one message", ["channel"],
+                    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+                    registry=REGISTRY)

@@ -1,0 +1,149 @@
+"""Chat channels: Rasa's REST webhook, a WebSocket for the widget, history and deletion."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.agent import MAX_MESSAGE_CHARS
+from bot.server import metrics
+from bot.server.deps import AgentDep
+from bot.server.security import client_key
+from bot.store.privacy import erase
+
+router = APIRouter(tags=["chat"])
+SENDER_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+
+
+class RestMessage(BaseModel):
+    """Rasa's REST channel input."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sender: str = Field(pattern=SENDER_PATTERN, title="Conversation id chosen by the client")
+    message: str = Field(max_length=MAX_MESSAGE_CHARS, title="The user's text or a payload")
+    metadata: dict[str, Any] | None = Field(default=None, title="Anything the client adds")
+
+
+class Button(BaseModel):
+    """A quick reply."""
+
+    title: str
+    payload: str
+
+
+class BotMessage(BaseModel):
+    """Rasa's REST channel output item."""
+
+    recipient_id: str
+    text: str | None = None
+    buttons: list[Button] | None = None
+
+
+class HistoryItem(BaseModel):
+    """One message of a conversation, for the widget after a reload."""
+
+    sender: str = Field(title="'user' or 'bot'")
+    text: str | None = None
+    buttons: list[Button] | None = None
+
+
+async def answer(agent: Any, sender: str, text: str, channel: str,
+                 metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run one message and record the metrics."""
+    started = time.perf_counter()
+    replies = await agent.handle_message(sender, text, metadata=metadata, input_channel=channel)
+    metrics.LATENCY.labels(channel).observe(time.perf_counter() - started)
+    tracker = agent.tracker(sender)
+    intent = tracker.latest_intent or "none"
+    metrics.MESSAGES.labels(channel, tracker.get_slot("language") or "?").inc()
+    metrics.INTENTS.labels(intent).inc()
+    if intent == "nlu_fallback":
+        metrics.FALLBACKS.inc()
+    if any(e.get("event") == "action" and e.get("name") == "action_submit_enquiry"
+           for e in tracker.events_after_latest_user()) and tracker.get_slot("reference"):
+        metrics.ENQUIRIES.labels(str(_last_unit(tracker))).inc()
+    return replies
+
+
+def _last_unit(tracker: Any) -> str:
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == "unit" and event.get("value"):
+            return str(event["value"])
+    return "unknown"
+
+
+@router.post("/webhooks/rest/webhook", response_model=list[BotMessage],
+             response_model_exclude_none=True)
+async def rest_webhook(body: RestMessage, request: Request, agent: AgentDep
+                       ) -> list[dict[str, Any]]:
+    """Rasa's REST channel: one message in, the bot's messages out."""
+    request.app.state.rate_limiter.check(client_key(request))
+    return await answer(agent, body.sender, body.message, "rest", body.metadata)
+
+
+@router.get("/conversations/{sender}/history", response_model=list[HistoryItem],
+            response_model_exclude_none=True)
+async def history(sender: str, agent: AgentDep) -> list[dict[str, Any]]:
+    """The conversation's messages, so the widget can show them again after a reload."""
+    if not _valid_sender(sender):
+        raise HTTPException(422, "The conversation id has unexpected characters.")
+    items: list[dict[str, Any]] = []
+    for event in agent.tracker(sender).applied_events():
+        if event.get("event") == "user" and event.get("text"):
+            text = str(event["text"])
+            if not text.startswith("/"):
+                items.append({"sender": "user", "text": text})
+        elif event.get("event") == "bot" and event.get("text"):
+            data = event.get("data") or {}
+            items.append({"sender": "bot", "text": event["text"],
+                          "buttons": data.get("buttons") or None})
+    return items
+
+
+@router.delete("/conversations/{sender}", status_code=204)
+async def delete_conversation(sender: str, agent: AgentDep) -> None:
+    """Delete the conversation and any enquiry it made ("delete my conversation")."""
+    if not _valid_sender(sender):
+        raise HTTPException(422, "The conversation id has unexpected characters.")
+    erase(agent.store.db, sender_id=sender)
+
+
+def _valid_sender(sender: str) -> bool:
+    import re
+
+    return bool(re.match(SENDER_PATTERN, sender))
+
+
+@router.websocket("/webhooks/websocket")
+async def websocket_channel(socket: WebSocket) -> None:
+    """The widget's channel: {"sender", "message"} in; {"typing"} then {"messages"} out."""
+    app = socket.app
+    origin = socket.headers.get("origin")
+    if origin and origin not in app.state.settings.allowed_origins and origin != str(
+            socket.base_url).rstrip("/").replace("ws", "http", 1):
+        await socket.close(code=1008)
+        return
+    await socket.accept()
+    client = socket.client.host if socket.client else "unknown"
+    try:
+        while True:
+            data = await socket.receive_json()
+            try:
+                body = RestMessage.model_validate(data)
+                app.state.rate_limiter.check(client)
+            except HTTPException as exc:
+                await socket.send_json({"error": exc.detail})
+                continue
+            except ValueError:
+                await socket.send_json({"error": "Expected {\"sender\": id, \"message\": text}."})
+                continue
+            await socket.send_json({"typing": True})
+            replies = await answer(app.state.agent, body.sender, body.message, "websocket",
+                                   body.metadata)
+            await socket.send_json({"messages": replies})
+    except WebSocketDisconnect:
+        return

@@ -1,0 +1,61 @@
+"""Health, readiness, metrics and Rasa's /model/parse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from bot.agent import MAX_MESSAGE_CHARS
+from bot.server.deps import AgentDep
+from bot.server.metrics import REGISTRY
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(agent: AgentDep) -> dict[str, Any]:
+    """The model is loaded and the database answers."""
+    try:
+        with agent.store.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any database failure means "not ready"
+        raise HTTPException(503, "The database does not answer.") from exc
+    return {"status": "ready", "model": agent.router.nlu.manifest.get("model_id"),
+            "database": agent.store.db.dialect}
+
+
+@router.get("/metrics")
+async def prometheus_metrics() -> Response:
+    """Prometheus metrics."""
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+class ParseRequest(BaseModel):
+    """Rasa's /model/parse input."""
+
+    text: str = Field(max_length=MAX_MESSAGE_CHARS)
+    message_id: str | None = None
+
+
+@router.post("/model/parse")
+async def model_parse(body: ParseRequest, agent: AgentDep) -> dict[str, Any]:
+    """The NLU result for a text, like Rasa's (plus the routing decision)."""
+    parsed = agent.router.nlu.parse(body.text)
+    decision = agent.router.decide(parsed)
+    parsed.pop("lemmas", None)
+    parsed["routing"] = {"unit": None if decision.needs_clarification else decision.unit,
+                         "needs_clarification": decision.needs_clarification,
+                         "candidates": decision.candidates}
+    if body.message_id:
+        parsed["message_id"] = body.message_id
+    return parsed
