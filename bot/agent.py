@@ -119,8 +119,12 @@ class Agent:
         parsed.pop("lemmas", None)
         return parsed
 
-    def _language_events(self, tracker: DialogueTracker, parsed: dict[str, Any]
-                         ) -> list[dict[str, Any]]:
+    def _language_events(self, tracker: DialogueTracker, parsed: dict[str, Any],
+                         chosen: str | None = None) -> list[dict[str, Any]]:
+        if chosen in ("fi", "sv", "en"):  # the user picked a language in the widget
+            if chosen != tracker.get_slot(LANGUAGE_SLOT):
+                return [slot_event(LANGUAGE_SLOT, chosen)]
+            return []
         language = (parsed.get("language") or {}).get("name")
         method = (parsed.get("language") or {}).get("method")
         if not language or method in ("payload", "fallback"):
@@ -146,8 +150,10 @@ class Agent:
             tracker = DialogueTracker(sender_id, self.domain, self.store.load(sender_id))
             start = len(tracker.events)
             parsed = self.parse(text, tracker)
+            chosen = (metadata or {}).get("language")
             messages = await self.processor.handle(
-                tracker, text, parsed, extra_events=self._language_events(tracker, parsed),
+                tracker, text, parsed,
+                extra_events=self._language_events(tracker, parsed, chosen),
                 input_channel=input_channel, metadata=metadata)
             self.store.append(sender_id, tracker.events[start:], start,
                               tracker.get_slot(LANGUAGE_SLOT))

@@ -48,6 +48,13 @@ def test_dialogue_domain_intent_properties_are_refused(tmp_path):
         load_domain(path)
 
 
+def test_dialogue_project_button_titles_are_words_not_yaml_booleans():
+    domain = load_domain(ROOT / "domain.yml")
+    titles = [b.title for vs in domain.responses.values() for v in vs for b in v.buttons]
+    assert "Yes, forward it" in titles
+    assert not [t for t in titles if t.split(",")[0] in ("True", "False")]
+
+
 def test_dialogue_project_domain_has_every_response_in_three_languages():
     domain = load_domain(ROOT / "domain.yml")
     for name, variations in domain.responses.items():

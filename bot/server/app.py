@@ -7,10 +7,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from bot import __version__
 from bot.agent import Agent
@@ -21,6 +23,7 @@ from bot.settings import Settings, get_settings
 from bot.store.privacy import install_log_masking
 
 logger = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 async def _deliver_forever(worker: OutboxWorker, interval_s: float) -> None:
@@ -68,6 +71,13 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
 
     app.include_router(channels.router)
     app.include_router(system.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def demo_page() -> FileResponse:
+        """A demo page that embeds the widget."""
+        return FileResponse(STATIC / "index.html")
+
     return app
 
 

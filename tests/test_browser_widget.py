@@ -1,0 +1,126 @@
+"""The widget in real headless Chromium, driven by Playwright."""
+
+import pytest
+
+from bot.server.app import create_app
+from tests.browser import CHROMIUM_ARGS, chromium_path, live_server
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def base_url(agent, project_settings):
+    settings = project_settings.model_copy(update={
+        "outbox_interval_s": 0, "rate_limit_per_minute": 1000})
+    with live_server(create_app(settings, agent=agent)) as url:
+        settings.allowed_origins.append(url)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def say(page, text):
+    count = page.locator(".bpw-msg.bpw-bot").count()
+    page.fill("#bpw-input", text)
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "n => document.querySelectorAll('.bpw-msg.bpw-bot').length > n", arg=count)
+    page.wait_for_selector(".bpw-typing", state="hidden")
+
+
+def click_button(page, title):
+    count = page.locator(".bpw-msg.bpw-bot").count()
+    page.locator(".bpw-buttons").get_by_role("button", name=title, exact=True).click()
+    page.wait_for_function(
+        "n => document.querySelectorAll('.bpw-msg.bpw-bot').length > n", arg=count)
+    page.wait_for_selector(".bpw-typing", state="hidden")
+
+
+def bot_text(page):
+    return " ".join(page.locator(".bpw-msg.bpw-bot").all_inner_texts())
+
+
+@pytest.mark.parametrize("language,launcher,enquiry,yes,expected_unit", [
+    ("fi", "Kysy yrityspalveluilta", "Haluaisin hakea terassilupaa kahvilalle kesäksi",
+     "Kyllä, välitä", "Kaupungin infrastruktuuri"),
+    ("sv", "Fråga företagstjänsterna", "Vi vill bygga en ny lagerhall, behövs bygglov?",
+     "Ja, förmedla", "Byggnadstillsyn"),
+    ("en", "Ask business services", "We need to recruit two welders, can the city help?",
+     "Yes, forward it", "mployment"),
+])
+def test_browser_widget_whole_conversation(browser, base_url, tmp_path, language, launcher,
+                                           enquiry, yes, expected_unit):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(base_url + "/")
+    if language != "fi":
+        page.get_by_role("button", name="Kysy yrityspalveluilta").click()
+        page.select_option("#bpw-lang", language)
+        page.get_by_role("button", name=launcher).wait_for()
+    else:
+        page.get_by_role("button", name=launcher).click()
+    assert page.locator("#bpw-panel").is_visible()
+    say(page, enquiry)
+    assert expected_unit.lower() in bot_text(page).lower()
+    click_button(page, yes)
+    say(page, {"fi": "Maija Meikäläinen", "sv": "Anna Andersson", "en": "Alex Smith"}[language])
+    page.reload()
+    page.wait_for_selector(".bpw-msg.bpw-user")
+    assert enquiry in " ".join(page.locator(".bpw-msg.bpw-user").all_inner_texts())
+    if not page.locator("#bpw-panel").is_visible():
+        page.get_by_role("button", name=launcher).click()
+    say(page, "Oy Testi Ab")
+    say(page, "-")
+    say(page, "someone@example.fi")
+    click_button(page, {"fi": "suomi", "sv": "svenska", "en": "English"}[language])
+    click_button(page, {"fi": "Hyväksyn", "sv": "Jag godkänner", "en": "I agree"}[language])
+    click_button(page, {"fi": "Lähetä", "sv": "Skicka", "en": "Send"}[language])
+    assert "BP-" in bot_text(page)
+    if language == "fi":
+        page.screenshot(path=str(ROOT / "docs" / "widget.png"))
+    context.close()
+
+
+def test_browser_widget_switch_language_mid_conversation(browser, base_url):
+    page = browser.new_page()
+    page.goto(base_url + "/")
+    page.get_by_role("button", name="Kysy yrityspalveluilta").click()
+    say(page, "Hei")
+    page.select_option("#bpw-lang", "sv")
+    assert page.get_by_role("button", name="Skicka").is_visible()
+    say(page, "Hej")
+    assert "Hej! Jag är Business Porvoos" in bot_text(page)
+    page.close()
+
+
+def test_browser_widget_renders_text_never_html(browser, base_url):
+    page = browser.new_page()
+    page.goto(base_url + "/")
+    page.get_by_role("button", name="Kysy yrityspalveluilta").click()
+    say(page, '<img src=x onerror="window.pwned=1">')
+    assert page.evaluate("window.pwned") is None
+    assert page.locator(".bpw-log img").count() == 0
+    page.close()
+
+
+def test_browser_widget_delete_my_conversation_and_phone_size(browser, base_url):
+    context = browser.new_context(viewport={"width": 375, "height": 667})
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(base_url + "/")
+    page.get_by_role("button", name="Kysy yrityspalveluilta").click()
+    box = page.locator("#bpw-panel").bounding_box()
+    assert box["width"] == 375
+    say(page, "Hei")
+    page.get_by_role("button", name="Poista keskusteluni").click()
+    page.wait_for_function("() => document.body.innerText.includes('Keskustelu poistettiin')")
+    page.reload()
+    assert page.evaluate("localStorage.getItem('bpw-sender')") is None
+    context.close()
