@@ -28,3 +28,6 @@ if [ -n "$extras" ]; then
 else
   .venv/bin/python -m pip install -q -e .
 fi
+
+# Test tools from the npm registry (axe-core for the accessibility tests), as locked.
+case ",$extras," in *,dev,*) npm ci --no-audit --no-fund --silent;; esac

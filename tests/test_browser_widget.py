@@ -124,3 +124,34 @@ def test_browser_widget_delete_my_conversation_and_phone_size(browser, base_url)
     page.reload()
     assert page.evaluate("localStorage.getItem('bpw-sender')") is None
     context.close()
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page):
+    assert AXE.is_file(), "axe-core is missing: scripts/setup.sh runs `npm ci` for the tests"
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+        return r.violations.map(v => ({id: v.id, impact: v.impact,
+            nodes: v.nodes.map(n => n.target.join(' '))}));
+    }""")
+    return result
+
+
+@pytest.mark.parametrize("language", ["fi", "sv", "en"])
+def test_browser_axe_demo_page_with_the_widget_open(browser, base_url, language):
+    context = browser.new_context(bypass_csp=True)  # our CSP rightly blocks injected scripts
+    page = context.new_page()
+    page.goto(base_url + "/")
+    page.get_by_role("button", name="Kysy yrityspalveluilta").click()
+    if language != "fi":
+        page.select_option("#bpw-lang", language)
+    say(page, {"fi": "Miten haen terassilupaa?", "sv": "Hur ansöker jag om bygglov?",
+               "en": "How do I apply for a building permit?"}[language])
+    page.get_by_role("button", name={"fi": "Tietosuoja", "sv": "Dataskydd",
+                                     "en": "Privacy"}[language]).click()
+    assert axe_violations(page) == []
+    context.close()

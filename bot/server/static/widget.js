@@ -104,7 +104,7 @@
   header.appendChild(closeButton);
 
   var notice = el("p", "bpw-notice");
-  var log = el("ol", "bpw-log");
+  var log = el("div", "bpw-log");
   log.setAttribute("role", "log");
   log.setAttribute("aria-live", "polite");
   log.setAttribute("aria-relevant", "additions");
@@ -167,7 +167,7 @@
 
   function addMessage(who, text) {
     var t = TEXTS[lang];
-    var item = el("li", "bpw-msg " + (who === "user" ? "bpw-user" : "bpw-bot"));
+    var item = el("div", "bpw-msg " + (who === "user" ? "bpw-user" : "bpw-bot"));
     var label = el("span", "bpw-sr", (who === "user" ? t.you : t.bot) + ": ");
     item.appendChild(label);
     item.appendChild(document.createTextNode(text));
@@ -176,7 +176,7 @@
   }
 
   function addButtons(buttons) {
-    var row = el("li", "bpw-buttons");
+    var row = el("div", "bpw-buttons");
     buttons.forEach(function (button) {
       var b = el("button", null, button.title);
       b.type = "button";
