@@ -271,6 +271,65 @@ def serve_cli(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
                 workers=workers, log_level="info", proxy_headers=True)
 
 
+staff_app = typer.Typer(help="Staff accounts of the inbox.", no_args_is_help=True)
+corrections_app = typer.Typer(help="Routing corrections made by staff.", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+app.add_typer(corrections_app, name="corrections")
+
+
+@staff_app.command("add")
+def staff_add_cli(
+        username: str,
+        unit: Annotated[list[str] | None, typer.Option("--unit", help="A unit id; repeat.")] = None,
+        admin: Annotated[bool, typer.Option("--admin", help="Sees every unit.")] = False,
+        language: Annotated[str, typer.Option("--language", help="fi, sv or en.")] = "fi",
+        password_stdin: Annotated[bool, typer.Option(
+            "--password-stdin", help="Read the password from standard input.")] = False,
+) -> None:
+    """Create a staff account (the password is stored as an argon2 hash)."""
+    from bot.routing import load_routing
+    from bot.settings import get_settings
+    from bot.store.db import Database
+    from bot.store.staff import StaffError, add_staff
+
+    settings = get_settings()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        units = set(load_routing(settings.routing_path).units)
+        member = add_staff(Database(settings.database_url), username, password, unit or [],
+                           is_admin=admin, language=language, known_units=units)
+    except (StaffError, BotError) as exc:
+        typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    scope = "every unit" if member.is_admin else ", ".join(member.units)
+    typer.echo(f"Staff account '{member.username}' created for {scope}.")
+
+
+@corrections_app.command("export")
+def corrections_export_cli(out: Annotated[Path | None, typer.Option(
+        "--out", help="File to write; default: standard output.")] = None) -> None:
+    """Write staff re-routings as Rasa NLU YAML suggestions (personal data removed)."""
+    from bot.routing import load_routing
+    from bot.settings import get_settings
+    from bot.store.db import Database
+    from bot.store.staff import corrections_as_nlu
+
+    settings = get_settings()
+    table = load_routing(settings.routing_path)
+    by_unit: dict[str, list[str]] = {}
+    for intent, route in table.routes.items():
+        by_unit.setdefault(route.unit, []).append(intent)
+    text = corrections_as_nlu(Database(settings.database_url), by_unit)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"Suggestions written to {out}")
+
+
 @app.command("outbox")
 def outbox_cli(once: Annotated[bool, typer.Option("--once", help="Deliver what is due, then "
                                                    "stop.")] = False,

@@ -155,3 +155,34 @@ def test_browser_axe_demo_page_with_the_widget_open(browser, base_url, language)
                                      "en": "Privacy"}[language]).click()
     assert axe_violations(page) == []
     context.close()
+
+
+def test_browser_staff_inbox_accessible_and_screenshot(browser, base_url, agent):
+    from bot.store.enquiries import NewEnquiry, create_enquiry
+    from bot.store.staff import StaffError, add_staff
+
+    try:
+        add_staff(agent.store.db, "inbox.admin", "a long admin password", [], is_admin=True)
+    except StaffError:
+        pass
+    text = "Haluaisimme laajentaa terassia kolmella pöydällä kesäksi."
+    new = NewEnquiry("inbox-1", "fi", "fi", "terrace_permit", 0.93, "streets",
+                     "street-permits@example.fi", "Maija Meikäläinen", "Kahvila Kantele Oy",
+                     "3416721-2", "maija@kahvila.example.fi", None, "2026-11", text,
+                     [{"from": "customer", "text": text}])
+    _, reference = create_enquiry(agent.store.db, new)
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(base_url + "/staff/login")
+    assert axe_violations(page) == []
+    page.fill("#username", "inbox.admin")
+    page.fill("#password", "a long admin password")
+    page.get_by_role("button", name="Kirjaudu sisään").click()
+    page.wait_for_selector("table")
+    assert axe_violations(page) == []
+    page.screenshot(path=str(ROOT / "docs" / "inbox.png"))
+    page.get_by_role("link", name=reference).click()
+    page.wait_for_selector("blockquote")
+    assert text in page.inner_text("blockquote")
+    assert axe_violations(page) == []
+    context.close()

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from bot import __version__
 from bot.agent import Agent
 from bot.notify.outbox import OutboxWorker
-from bot.server.routes import channels, system
+from bot.server.routes import channels, staff, system
 from bot.server.security import RateLimiter, SecurityHeaders
 from bot.settings import Settings, get_settings
 from bot.store.privacy import install_log_masking
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
 
     app.include_router(channels.router)
     app.include_router(system.router)
+    app.include_router(staff.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

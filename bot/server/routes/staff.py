@@ -1,0 +1,220 @@
+"""The staff inbox: sign-in, the enquiry list, an enquiry, status, notes, re-routing, CSV."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from bot.server.deps import AgentDep
+from bot.server.staff_auth import check_csrf, new_csrf, read_session, write_session
+from bot.server.staff_texts import TEXTS
+from bot.store import staff as store
+from bot.store.staff import STATUSES, EnquiryFilter, StaffError, StaffMember
+
+router = APIRouter(prefix="/staff", tags=["staff"], include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+FormField = Annotated[str, Form()]
+
+
+class Page:
+    """What every staff page needs: session, member, language, texts."""
+
+    def __init__(self, request: Request, agent: Any) -> None:
+        self.request = request
+        self.agent = agent
+        self.session = read_session(request)
+        if not self.session.get("csrf"):
+            self.session["csrf"] = new_csrf()
+        uid = self.session.get("uid")
+        self.member: StaffMember | None = (
+            store.get_member(agent.store.db, int(uid)) if uid is not None else None)
+        wanted = request.query_params.get("lang")
+        if wanted in TEXTS:
+            self.session["lang"] = wanted
+        self.lang = self.session.get("lang") or (self.member.language if self.member else "fi")
+        self.t = TEXTS[self.lang]
+
+    def unit_names(self) -> dict[str, str]:
+        """Unit id -> name in the page's language."""
+        return {uid: u.names.get(self.lang) for uid, u in self.agent.router.table.units.items()}
+
+    def render(self, template: str, title: str, status: int = 200, **context: Any
+               ) -> HTMLResponse:
+        """A page, with the session cookie refreshed."""
+        response = templates.TemplateResponse(
+            self.request, template, {"t": self.t, "lang": self.lang, "member": self.member,
+                                     "csrf": self.session["csrf"], "page_title": title,
+                                     **context}, status_code=status)
+        write_session(response, self.request, self.session)
+        return response
+
+    def redirect(self, url: str) -> RedirectResponse:
+        """303 to `url`, with the session cookie."""
+        response = RedirectResponse(url, status_code=303)
+        write_session(response, self.request, self.session)
+        return response
+
+    def require(self) -> StaffMember:
+        """The signed-in member.
+
+        Raises:
+            HTTPException: 303 to the sign-in page.
+        """
+        if self.member is None:
+            raise HTTPException(303, headers={"Location": "/staff/login"})
+        return self.member
+
+    def enquiry(self, reference: str) -> Any:
+        """The enquiry, if this member may see it.
+
+        Raises:
+            HTTPException: 404 or 403, with the text in the page's language.
+        """
+        member = self.require()
+        found = store.find_enquiry(self.agent.store.db, reference)
+        if found is None:
+            raise HTTPException(404, self.t["not_found"])
+        if not member.may_see(found.unit):
+            raise HTTPException(403, self.t["forbidden"])
+        return found
+
+
+@router.get("/login")
+async def login_form(request: Request, agent: AgentDep) -> HTMLResponse:
+    """The sign-in form."""
+    page = Page(request, agent)
+    return page.render("staff/login.html", page.t["login"])
+
+
+@router.post("/login")
+async def login(request: Request, agent: AgentDep, username: FormField,
+                password: FormField, csrf: FormField) -> Response:
+    """Check the password; start a session."""
+    page = Page(request, agent)
+    check_csrf(page.session, csrf)
+    member = store.authenticate(agent.store.db, username.strip(), password)
+    if member is None:
+        return page.render("staff/login.html", page.t["login"], status=401,
+                           error=page.t["bad_login"])
+    page.session = {"uid": member.id, "csrf": new_csrf(),
+                    "lang": page.session.get("lang") or member.language}
+    return page.redirect("/staff")
+
+
+@router.post("/logout")
+async def logout(request: Request, agent: AgentDep, csrf: FormField) -> Response:
+    """End the session."""
+    page = Page(request, agent)
+    check_csrf(page.session, csrf)
+    page.session = {"csrf": new_csrf(), "lang": page.lang}
+    return page.redirect("/staff/login")
+
+
+def _filters(request: Request) -> EnquiryFilter:
+    q = request.query_params
+
+    def day(value: str | None) -> date | None:
+        try:
+            return date.fromisoformat(value) if value else None
+        except ValueError:
+            return None
+
+    status = q.get("status") if q.get("status") in STATUSES else None
+    language = q.get("language") if q.get("language") in TEXTS else None
+    return EnquiryFilter(status, q.get("unit") or None, language, day(q.get("since")),
+                         day(q.get("until")))
+
+
+@router.get("")
+async def inbox(request: Request, agent: AgentDep) -> HTMLResponse:
+    """The member's enquiries with filters."""
+    page = Page(request, agent)
+    member = page.require()
+    filters = _filters(request)
+    names = page.unit_names()
+    units = [(u, names[u]) for u in names if member.may_see(u)]
+    query = urlencode({k: v for k, v in request.query_params.items() if k != "lang"})
+    return page.render("staff/list.html", page.t["inbox"], filters=filters, units=units,
+                       statuses=STATUSES, unit_names=names, query=query,
+                       enquiries=store.list_enquiries(agent.store.db, member, filters))
+
+
+@router.get("/export.csv")
+async def export_csv(request: Request, agent: AgentDep) -> Response:
+    """The listed enquiries as CSV."""
+    page = Page(request, agent)
+    member = page.require()
+    rows = store.list_enquiries(agent.store.db, member, _filters(request), limit=100000)
+    return Response(store.enquiries_csv(rows), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="enquiries.csv"'})
+
+
+@router.get("/enquiries/{reference}")
+async def enquiry_page(request: Request, agent: AgentDep, reference: str) -> HTMLResponse:
+    """One enquiry: the customer's words, contact data, transcript, history and actions."""
+    page = Page(request, agent)
+    found = page.enquiry(reference)
+    names = page.unit_names()
+    message = page.t["saved"] if request.query_params.get("saved") else None
+    return page.render("staff/detail.html", reference, e=found, unit_names=names,
+                       all_units=list(names.items()), statuses=STATUSES, message=message,
+                       error=request.query_params.get("error"))
+
+
+@router.post("/enquiries/{reference}/status")
+async def change_status(request: Request, agent: AgentDep, reference: str,
+                        status: FormField, csrf: FormField) -> Response:
+    """Set the enquiry's status."""
+    page = Page(request, agent)
+    check_csrf(page.session, csrf)
+    page.enquiry(reference)
+    return _after(page, reference, lambda: store.set_status(
+        agent.store.db, page.require(), reference, status))
+
+
+@router.post("/enquiries/{reference}/note")
+async def add_note(request: Request, agent: AgentDep, reference: str, note: FormField,
+                   csrf: FormField) -> Response:
+    """Add a note."""
+    page = Page(request, agent)
+    check_csrf(page.session, csrf)
+    page.enquiry(reference)
+    return _after(page, reference, lambda: store.add_note(
+        agent.store.db, page.require(), reference, note))
+
+
+@router.post("/enquiries/{reference}/reroute")
+async def reroute(request: Request, agent: AgentDep, reference: str, to_unit: FormField,
+                  reason: FormField, csrf: FormField) -> Response:
+    """Move the enquiry to another unit; record the correction; notify the new unit."""
+    from bot.notify.messages import email_text
+
+    page = Page(request, agent)
+    check_csrf(page.session, csrf)
+    found = page.enquiry(reference)
+    table = agent.router.table
+    if to_unit not in table.units:
+        raise HTTPException(422, f"Unknown unit '{to_unit}'.")
+    contact = table.contact(to_unit, language=found.language).email
+    names = {code: table.units[to_unit].names.get(code) for code in ("fi", "sv", "en")}
+    member = page.require()
+    done = _after(page, reference, lambda: store.reroute(
+        agent.store.db, member, reference, to_unit, reason, contact,
+        notify=lambda e: email_text(e, names, "fi")))
+    if done.headers["location"].endswith("saved=1") and not member.may_see(to_unit):
+        return page.redirect("/staff")  # it is now another unit's enquiry
+    return done
+
+
+def _after(page: Page, reference: str, action: Any) -> Response:
+    try:
+        action()
+    except StaffError as exc:
+        return page.redirect(f"/staff/enquiries/{reference}?" + urlencode({"error": str(exc)}))
+    return page.redirect(f"/staff/enquiries/{reference}?saved=1")

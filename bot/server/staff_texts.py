@@ -1,0 +1,63 @@
+"""Every text of the staff inbox in Finnish, Swedish and English."""
+
+from __future__ import annotations
+
+TEXTS: dict[str, dict[str, str]] = {
+    "fi": {
+        "title": "Yrityskyselyt", "login": "Kirjaudu sisään", "username": "Käyttäjätunnus",
+        "password": "Salasana", "logout": "Kirjaudu ulos", "bad_login":
+        "Käyttäjätunnus tai salasana on väärin.", "inbox": "Saapuneet kyselyt",
+        "filters": "Rajaa", "status": "Tila", "unit": "Yksikkö", "language": "Kieli",
+        "since": "Alkaen", "until": "Asti", "any": "Kaikki", "apply": "Näytä",
+        "export": "Lataa CSV", "reference": "Viite", "received": "Saapunut",
+        "customer": "Asiakas", "topic": "Aihe", "none_found": "Ei kyselyjä näillä ehdoilla.",
+        "words": "Asiakkaan omin sanoin", "contact": "Yhteystiedot", "company": "Yritys",
+        "business_id": "Y-tunnus", "email": "Sähköposti", "phone": "Puhelin",
+        "reply_language": "Vastauskieli", "consent": "Suostumus", "transcript": "Keskustelu",
+        "history": "Tapahtumat", "change_status": "Vaihda tila", "save": "Tallenna",
+        "note": "Muistiinpano", "add_note": "Lisää muistiinpano", "reroute": "Siirrä toiselle "
+        "yksikölle", "reason": "Syy", "move": "Siirrä", "back": "Takaisin listaan",
+        "new": "Uusi", "in_progress": "Käsittelyssä", "answered": "Vastattu",
+        "closed": "Suljettu", "bot": "Avustaja", "customer_turn": "Asiakas",
+        "forbidden": "Tämä kysely ei kuulu yksiköillesi.", "not_found": "Kyselyä ei löydy.",
+        "saved": "Tallennettu.", "nav": "Staff-valikko",
+    },
+    "sv": {
+        "title": "Företagsärenden", "login": "Logga in", "username": "Användarnamn",
+        "password": "Lösenord", "logout": "Logga ut", "bad_login":
+        "Användarnamnet eller lösenordet är fel.", "inbox": "Inkomna ärenden",
+        "filters": "Avgränsa", "status": "Status", "unit": "Enhet", "language": "Språk",
+        "since": "Från", "until": "Till", "any": "Alla", "apply": "Visa",
+        "export": "Ladda ner CSV", "reference": "Referens", "received": "Inkommet",
+        "customer": "Kund", "topic": "Ämne", "none_found": "Inga ärenden med dessa villkor.",
+        "words": "Kundens egna ord", "contact": "Kontaktuppgifter", "company": "Företag",
+        "business_id": "FO-nummer", "email": "E-post", "phone": "Telefon",
+        "reply_language": "Svarsspråk", "consent": "Samtycke", "transcript": "Konversation",
+        "history": "Händelser", "change_status": "Ändra status", "save": "Spara",
+        "note": "Anteckning", "add_note": "Lägg till anteckning", "reroute": "Flytta till en "
+        "annan enhet", "reason": "Orsak", "move": "Flytta", "back": "Tillbaka till listan",
+        "new": "Ny", "in_progress": "Under behandling", "answered": "Besvarad",
+        "closed": "Stängd", "bot": "Assistent", "customer_turn": "Kund",
+        "forbidden": "Det här ärendet hör inte till dina enheter.",
+        "not_found": "Ärendet hittades inte.", "saved": "Sparat.", "nav": "Personalmeny",
+    },
+    "en": {
+        "title": "Business enquiries", "login": "Sign in", "username": "Username",
+        "password": "Password", "logout": "Sign out", "bad_login":
+        "The username or password is wrong.", "inbox": "Incoming enquiries",
+        "filters": "Filter", "status": "Status", "unit": "Unit", "language": "Language",
+        "since": "From", "until": "To", "any": "All", "apply": "Show",
+        "export": "Download CSV", "reference": "Reference", "received": "Received",
+        "customer": "Customer", "topic": "Topic", "none_found": "No enquiries match.",
+        "words": "The customer's own words", "contact": "Contact details",
+        "company": "Company", "business_id": "Business ID", "email": "E-mail",
+        "phone": "Phone", "reply_language": "Reply language", "consent": "Consent",
+        "transcript": "Conversation", "history": "History", "change_status": "Change status",
+        "save": "Save", "note": "Note", "add_note": "Add note", "reroute": "Move to another "
+        "unit", "reason": "Reason", "move": "Move", "back": "Back to the list", "new": "New",
+        "in_progress": "In progress", "answered": "Answered", "closed": "Closed",
+        "bot": "Assistant", "customer_turn": "Customer",
+        "forbidden": "This enquiry does not belong to your units.",
+        "not_found": "Enquiry not found.", "saved": "Saved.", "nav": "Staff menu",
+    },
+}

@@ -1,0 +1,246 @@
+"""Staff accounts and the enquiry work of the staff inbox."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from bot.nlu.validators import BUSINESS_ID, EMAIL, PHONE, mask_personal_ids
+from bot.store.db import Database
+from bot.store.models import Enquiry, OutboxMessage, RoutingCorrection, StaffUser
+
+STATUSES = ("new", "in_progress", "answered", "closed")
+_HASHER = PasswordHasher()
+_USERNAME = re.compile(r"^[a-z0-9._-]{2,64}$")
+MIN_PASSWORD = 12
+
+
+class StaffError(ValueError):
+    """A staff operation that cannot be done (the message says why and what to do)."""
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """The signed-in staff member."""
+
+    id: int
+    username: str
+    units: tuple[str, ...]
+    is_admin: bool
+    language: str
+
+    def may_see(self, unit: str) -> bool:
+        """Whether enquiries of `unit` are this member's."""
+        return self.is_admin or unit in self.units
+
+
+def _member(user: StaffUser) -> StaffMember:
+    return StaffMember(user.id, user.username, tuple(user.units), user.is_admin, user.language)
+
+
+def add_staff(db: Database, username: str, password: str, units: list[str], *,
+              is_admin: bool = False, language: str = "fi",
+              known_units: set[str] | None = None) -> StaffMember:
+    """Create an account; the password is stored as an argon2 hash.
+
+    Raises:
+        StaffError: for a taken or malformed username, a short password or an unknown unit.
+    """
+    if not _USERNAME.match(username):
+        raise StaffError(f"Username '{username}' must be 2-64 characters of a-z, 0-9, '.', "
+                         "'_' or '-'.")
+    if len(password) < MIN_PASSWORD:
+        raise StaffError(f"The password has {len(password)} characters; use at least "
+                         f"{MIN_PASSWORD}.")
+    unknown = sorted(set(units) - (known_units or set(units)))
+    if unknown:
+        raise StaffError(f"Unknown units {unknown}. Known units: "
+                         f"{', '.join(sorted(known_units or []))}.")
+    if not units and not is_admin:
+        raise StaffError("Give at least one --unit, or --admin for access to every unit.")
+    if language not in ("fi", "sv", "en"):
+        raise StaffError(f"Language '{language}' is not one of fi, sv, en.")
+    with db.session() as session:
+        if session.scalars(select(StaffUser).where(StaffUser.username == username)).first():
+            raise StaffError(f"Username '{username}' is taken.")
+        user = StaffUser(username=username, password_hash=_HASHER.hash(password),
+                         units=sorted(set(units)), is_admin=is_admin, language=language,
+                         created_at=datetime.now(UTC))
+        session.add(user)
+        session.flush()
+        return _member(user)
+
+
+def authenticate(db: Database, username: str, password: str) -> StaffMember | None:
+    """The member when the password is right, else None (same answer for unknown names)."""
+    with db.session() as session:
+        user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+        if user is None:
+            _HASHER.hash(password)  # spend the same time as a wrong password
+            return None
+        try:
+            _HASHER.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return _member(user)
+
+
+def get_member(db: Database, member_id: int) -> StaffMember | None:
+    """The member with this id (None if removed)."""
+    with db.session() as session:
+        user = session.get(StaffUser, member_id)
+        return _member(user) if user else None
+
+
+@dataclass
+class EnquiryFilter:
+    """Filters of the inbox list."""
+
+    status: str | None = None
+    unit: str | None = None
+    language: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def list_enquiries(db: Database, member: StaffMember, filters: EnquiryFilter,
+                   limit: int = 200) -> list[Enquiry]:
+    """The member's enquiries, newest first."""
+    query = select(Enquiry).order_by(Enquiry.created_at.desc()).limit(limit)
+    if not member.is_admin:
+        query = query.where(Enquiry.unit.in_(member.units))
+    if filters.status:
+        query = query.where(Enquiry.status == filters.status)
+    if filters.unit:
+        query = query.where(Enquiry.unit == filters.unit)
+    if filters.language:
+        query = query.where(Enquiry.language == filters.language)
+    if filters.since:
+        query = query.where(Enquiry.created_at >= datetime.combine(filters.since,
+                                                                   datetime.min.time(), UTC))
+    if filters.until:
+        query = query.where(Enquiry.created_at < datetime.combine(
+            filters.until + timedelta(days=1), datetime.min.time(), UTC))
+    with db.session() as session:
+        return list(session.scalars(query))
+
+
+def find_enquiry(db: Database, reference: str) -> Enquiry | None:
+    """The enquiry with this reference."""
+    with db.session() as session:
+        return session.scalars(select(Enquiry).where(Enquiry.reference == reference)).first()
+
+
+def _event(member: StaffMember, event: str, **data: Any) -> dict[str, Any]:
+    return {"at": datetime.now(UTC).isoformat(timespec="seconds"), "event": event,
+            "by": member.username, **data}
+
+
+def set_status(db: Database, member: StaffMember, reference: str, status: str) -> None:
+    """Change the status (new, in_progress, answered, closed)."""
+    if status not in STATUSES:
+        raise StaffError(f"Status '{status}' is not one of {', '.join(STATUSES)}.")
+    with db.session() as session:
+        enquiry = session.scalars(select(Enquiry).where(Enquiry.reference == reference)).one()
+        enquiry.history = [*enquiry.history,
+                           _event(member, "status", old=enquiry.status, new=status)]
+        enquiry.status = status
+
+
+def add_note(db: Database, member: StaffMember, reference: str, note: str) -> None:
+    """Add a staff note to the enquiry's history."""
+    note = note.strip()
+    if not note:
+        raise StaffError("The note is empty.")
+    with db.session() as session:
+        enquiry = session.scalars(select(Enquiry).where(Enquiry.reference == reference)).one()
+        enquiry.history = [*enquiry.history, _event(member, "note", text=note[:4000])]
+
+
+def reroute(db: Database, member: StaffMember, reference: str, to_unit: str, reason: str,
+            unit_contact: str, notify: Callable[[Enquiry], tuple[str, str]] | None = None
+            ) -> None:
+    """Move the enquiry to another unit, record the correction, notify the new unit.
+
+    Raises:
+        StaffError: for the same unit or an empty reason.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise StaffError("Give a reason for the re-routing; maintainers learn from it.")
+    with db.session() as session:
+        enquiry = session.scalars(select(Enquiry).where(Enquiry.reference == reference)).one()
+        if enquiry.unit == to_unit:
+            raise StaffError(f"The enquiry is already with '{to_unit}'.")
+        session.add(RoutingCorrection(
+            enquiry_id=enquiry.id, created_at=datetime.now(UTC), language=enquiry.language,
+            text=enquiry.customer_text, predicted_intent=enquiry.intent,
+            from_unit=enquiry.unit, to_unit=to_unit, reason=reason[:2000],
+            staff=member.username))
+        enquiry.history = [*enquiry.history, _event(member, "rerouted", old=enquiry.unit,
+                                                    new=to_unit, reason=reason[:2000])]
+        enquiry.unit, enquiry.unit_contact, enquiry.status = to_unit, unit_contact, "new"
+        if notify is not None:
+            subject, body = notify(enquiry)
+            count = sum(1 for e in enquiry.history if e.get("event") == "rerouted")
+            session.add(OutboxMessage(
+                idempotency_key=f"{enquiry.reference}:reroute{count}:{unit_contact}",
+                enquiry_id=enquiry.id, kind="email", recipient=unit_contact, subject=subject,
+                body=body, status="pending", attempts=0, next_attempt_at=datetime.now(UTC),
+                created_at=datetime.now(UTC)))
+
+
+CSV_COLUMNS = ("reference", "created_at", "status", "unit", "language", "reply_language",
+               "intent", "customer_name", "company", "business_id", "customer_email",
+               "customer_phone", "customer_text")
+
+
+def enquiries_csv(enquiries: list[Enquiry]) -> str:
+    """The enquiries as CSV (UTF-8, one row each)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for e in enquiries:
+        row = [getattr(e, c) for c in CSV_COLUMNS]
+        # A cell starting with = + - @ would be a formula in a spreadsheet.
+        writer.writerow([("'" + str(v)) if isinstance(v, str) and v[:1] in "=+-@" else v
+                         for v in row])
+    return out.getvalue()
+
+
+def strip_personal_data(text: str) -> str:
+    """Remove e-mails, phone numbers, business and personal IDs from a text."""
+    text = mask_personal_ids(text, "[id]")
+    text = EMAIL.sub("[email]", text)
+    text = BUSINESS_ID.sub("[business-id]", text)
+    return PHONE.sub("[phone]", text)
+
+
+def corrections_as_nlu(db: Database, intents_of_unit: dict[str, list[str]]) -> str:
+    """Routing corrections as Rasa NLU YAML suggestions, personal data removed.
+
+    Each text goes under the first intent that routes to the unit staff chose; a comment
+    names the other intents of that unit and the reason, for the maintainer to decide.
+    """
+    with db.session() as session:
+        rows = list(session.scalars(select(RoutingCorrection).order_by(RoutingCorrection.id)))
+    lines = ['version: "3.1"', "# Suggestions from staff re-routing. Check each intent "
+             "before adding the examples to data/nlu/<language>/.", "nlu:"]
+    for row in rows:
+        intents = intents_of_unit.get(row.to_unit) or ["<choose an intent>"]
+        text = " ".join(strip_personal_data(row.text).split())
+        lines += [f"# {row.language}: {row.from_unit} -> {row.to_unit}; reason: "
+                  f"{' '.join(strip_personal_data(row.reason).split())}",
+                  f"# other intents of {row.to_unit}: {', '.join(intents[1:]) or '-'}",
+                  f"- intent: {intents[0]}", f"  metadata: {{language: {row.language}}}",
+                  "  examples: |", f"    - {text}"]
+    return "\n".join(lines) + "\n"
