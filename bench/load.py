@@ -1,0 +1,155 @@
+"""Load on the chat API over HTTP: loopback only, bounded in time, stops by itself.
+
+Usage: python bench/load.py [--seconds 15] [--levels 1,8,32] [--workers 1] [--model DIR]
+Starts `uvicorn bot.server.app:app_from_environment` on 127.0.0.1 (SQLite for one worker,
+a throwaway PostgreSQL for several), then for each level runs that many concurrent
+conversations (the happy path, fi/sv/en in turn, each message waiting for its answer) for
+`--seconds`. Prints messages per second, p50/p95 latency and the server's RSS; the last
+line is one JSON object. Target on 2 cores: >= 100 messages/s with p95 < 250 ms at 8
+concurrent conversations, RSS < 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.conversation_speed import PATHS  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    """RSS of the process and its children (uvicorn workers), in MB."""
+    total = 0
+    pids = [pid]
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                                  text=True).stdout.split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1)
+
+
+async def conversation(client: httpx.AsyncClient, n: int, stop_at: float,
+                       latencies: list[float]) -> None:
+    languages = list(PATHS)
+    round_ = 0
+    while time.monotonic() < stop_at:
+        lang = languages[(n + round_) % len(languages)]
+        sender = f"load-{n}-{round_}"
+        for text in PATHS[lang]:
+            if time.monotonic() >= stop_at:
+                return
+            started = time.perf_counter()
+            response = await client.post("/webhooks/rest/webhook",
+                                         json={"sender": sender, "message": text})
+            response.raise_for_status()
+            latencies.append(1000 * (time.perf_counter() - started))
+        round_ += 1
+
+
+async def level(base: str, concurrent: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=concurrent + 4)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+        started = time.monotonic()
+        stop_at = started + seconds
+        await asyncio.gather(*(conversation(client, n, stop_at, latencies)
+                               for n in range(concurrent)))
+        wall = time.monotonic() - started
+    return {"concurrent": concurrent, "messages": len(latencies),
+            "messages_per_s": round(len(latencies) / wall, 1),
+            "p50_ms": round(statistics.median(latencies), 1),
+            "p95_ms": round(pct(latencies, 0.95), 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--levels", default="1,8,32")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--model", default=None)
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix="bpbot-load-")
+    models = args.model
+    if models is None:
+        from bot.training import train_project
+
+        models = str(train_project(ROOT / "config.yml", [ROOT / "data" / "nlu"],
+                                   Path(tmp) / "models")[0])
+    server_pg = None
+    if args.workers > 1:
+        from tests.pg_server import ThrowawayPostgres
+
+        server_pg = ThrowawayPostgres()
+        database = server_pg.start()
+    else:
+        database = f"sqlite:///{tmp}/load.sqlite3"
+    port = free_port()
+    env = {**os.environ, "BPBOT_DATABASE_URL": database, "BPBOT_MODELS_PATH": models,
+           "BPBOT_RATE_LIMIT_PER_MINUTE": "1000000", "BPBOT_OUTBOX_INTERVAL_S": "0",
+           "BPBOT_SMTP_PORT": "1", "BPBOT_ENVIRONMENT": "test", "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bot.server.app:app_from_environment", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+         "--log-level", "warning"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    results: dict[str, object] = {"benchmark": "load", "workers": args.workers,
+                                  "database": database.split(":")[0]}
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the server did not start")
+            time.sleep(0.5)
+        results["levels"] = [asyncio.run(level(base, int(c), args.seconds))
+                             for c in args.levels.split(",")]
+        results["server_rss_mb"] = rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if server_pg is not None:
+            server_pg.stop()
+    for key, value in results.items():
+        print(f"{key:14} {value}")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
