@@ -23,7 +23,7 @@ from bot.dialogue.tracker import DialogueTracker, slot_event
 from bot.service import Router
 from bot.settings import Settings
 from bot.store.db import Database
-from bot.store.trackers import SQLTrackerStore
+from bot.store.trackers import SQLTrackerStore, Turn
 
 NLU_FALLBACK = "nlu_fallback"
 _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?\s*$", re.DOTALL)
@@ -147,16 +147,21 @@ class Agent:
         text = (text or "")[:MAX_MESSAGE_CHARS]
         lock = self._locks.setdefault(sender_id, asyncio.Lock())
         async with lock:
-            tracker = DialogueTracker(sender_id, self.domain, self.store.load(sender_id))
-            start = len(tracker.events)
-            parsed = self.parse(text, tracker)
-            chosen = (metadata or {}).get("language")
-            messages = await self.processor.handle(
-                tracker, text, parsed,
-                extra_events=self._language_events(tracker, parsed, chosen),
-                input_channel=input_channel, metadata=metadata)
-            self.store.append(sender_id, tracker.events[start:], start,
-                              tracker.get_slot(LANGUAGE_SLOT))
+            with self.store.turn(sender_id) as turn:
+                return await self._turn(sender_id, text, turn, metadata, input_channel)
+
+    async def _turn(self, sender_id: str, text: str, turn: Turn,
+                    metadata: dict[str, Any] | None, input_channel: str | None
+                    ) -> list[dict[str, Any]]:
+        """Run the turn on the events `turn` loaded; store the new ones through it."""
+        tracker = DialogueTracker(sender_id, self.domain, turn.events)
+        start = len(tracker.events)
+        parsed = self.parse(text, tracker)
+        chosen = (metadata or {}).get("language")
+        messages = await self.processor.handle(
+            tracker, text, parsed, extra_events=self._language_events(tracker, parsed, chosen),
+            input_channel=input_channel, metadata=metadata)
+        turn.append(tracker.events[start:], start, tracker.get_slot(LANGUAGE_SLOT))
         return [{"recipient_id": sender_id,
                  **{k: v for k, v in m.items() if k != "response"}} for m in messages]
 

@@ -1,0 +1,91 @@
+"""Two `bpbot serve` processes sharing one PostgreSQL: one conversation, one e-mail."""
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.browser import free_port
+from tests.conftest import ROOT, _empty_database
+from tests.test_process_restart import HAPPY_PATH_FI, Inbox
+
+
+@pytest.fixture(scope="module")
+def two_servers(postgres_url, trained_model_dir):
+    from aiosmtpd.controller import Controller
+
+    db = _empty_database(postgres_url)
+    inbox = Inbox()
+    smtp_port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    env = {**os.environ, "BPBOT_DATABASE_URL": postgres_url,
+           "BPBOT_MODELS_PATH": str(trained_model_dir), "BPBOT_SMTP_PORT": str(smtp_port),
+           "BPBOT_OUTBOX_INTERVAL_S": "0.2", "BPBOT_RATE_LIMIT_PER_MINUTE": "100000",
+           "BPBOT_ENVIRONMENT": "test", "HF_HUB_OFFLINE": "1"}
+    servers, urls = [], []
+    for _ in range(2):
+        port = free_port()
+        servers.append(subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bot.server.app:app_from_environment",
+             "--factory", "--host", "127.0.0.1", "--port", str(port), "--log-level",
+             "warning"], cwd=ROOT, env=env))
+        urls.append(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 120
+    for url, server in zip(urls, servers, strict=True):
+        while True:
+            try:
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("a server process did not start")
+            time.sleep(0.3)
+    yield urls, inbox, db
+    for server in servers:
+        server.terminate()
+        server.wait(timeout=30)
+    controller.stop()
+    db.dispose()
+
+
+def post(url, sender, text):
+    response = httpx.post(url + "/webhooks/rest/webhook",
+                          json={"sender": sender, "message": text}, timeout=60)
+    assert response.status_code == 200, response.text
+    return [m.get("text") or "" for m in response.json()]
+
+
+def test_two_processes_continue_one_conversation_and_send_one_email(two_servers):
+    urls, inbox, _ = two_servers
+    replies = []
+    for i, text in enumerate(HAPPY_PATH_FI):
+        replies = post(urls[i % 2], "two-proc-1", text)
+    assert any("BP-" in r for r in replies), replies
+    deadline = time.monotonic() + 20
+    while not inbox.messages and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.5)  # both workers had time to (wrongly) send it again
+    assert len(inbox.messages) == 1
+    assert inbox.messages[0].rcpt_tos == ["street-permits@example.fi"]
+
+
+def test_two_processes_take_turns_on_concurrent_messages(two_servers):
+    from bot.store.models import ConversationEvent
+
+    urls, _, db = two_servers
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda i: post(urls[i % 2], "two-proc-2", f"kiitos {i}"),
+                                range(10)))
+    assert all(results)
+    with db.session() as session:
+        rows = session.execute(select(ConversationEvent.seq, ConversationEvent.type).where(
+            ConversationEvent.sender_id == "two-proc-2").order_by(ConversationEvent.seq)).all()
+    assert [seq for seq, _ in rows] == list(range(len(rows)))
+    assert sum(kind == "user" for _, kind in rows) == 10
