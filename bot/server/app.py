@@ -43,7 +43,8 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.agent = agent or Agent.load(settings)
+        # An agent given here, or already set on the app (tests), is used as it is.
+        app.state.agent = agent or getattr(app.state, "agent", None) or Agent.load(settings)
         task = None
         if settings.outbox_interval_s > 0:
             worker = OutboxWorker(app.state.agent.store.db, settings)
