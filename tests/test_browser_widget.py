@@ -1,5 +1,7 @@
 """The widget in real headless Chromium, driven by Playwright."""
 
+import re
+
 import pytest
 
 from bot.server.app import create_app
@@ -55,9 +57,10 @@ def bot_text(page):
     ("en", "Ask business services", "We need to recruit two welders, can the city help?",
      "Yes, forward it", "mployment"),
 ])
-def test_browser_widget_whole_conversation(browser, base_url, tmp_path, language, launcher,
+def test_browser_widget_whole_conversation(browser, base_url, agent, language, launcher,
                                            enquiry, yes, expected_unit):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.agent = agent
     page = context.new_page()
     page.goto(base_url + "/")
     if language != "fi":
@@ -85,7 +88,41 @@ def test_browser_widget_whole_conversation(browser, base_url, tmp_path, language
     assert "BP-" in bot_text(page)
     if language == "fi":
         page.screenshot(path=str(ROOT / "docs" / "widget.png"))
+        reference = re.search(r"BP-\d{4}-\d{6}", bot_text(page)).group(0)
+        reroute_as_staff(page, base_url, reference)
     context.close()
+
+
+def staff_sign_in(page, base_url, username):
+    page.goto(base_url + "/staff/login")
+    page.fill("#username", username)
+    page.fill("#password", "a long staff password")
+    page.get_by_role("button", name="Kirjaudu sisään").click()
+    page.wait_for_selector("h1")
+
+
+def reroute_as_staff(page, base_url, reference):
+    """The unit's staff member finds the enquiry and moves it; another unit gets 403."""
+    from bot.store.staff import StaffError, add_staff
+
+    agent = page.context.agent
+    for name, unit in [("browser.streets", "streets"), ("browser.env", "environment")]:
+        try:
+            add_staff(agent.store.db, name, "a long staff password", [unit])
+        except StaffError:
+            pass
+    staff_sign_in(page, base_url, "browser.streets")
+    page.get_by_role("link", name=reference).click()
+    page.select_option("#to_unit", "building-control")
+    page.fill("#reason", "Julkisivun muutos, ei katualue")
+    page.get_by_role("button", name="Siirrä").click()
+    page.wait_for_selector("h1")
+    from bot.store.staff import find_enquiry
+
+    assert find_enquiry(agent.store.db, reference).unit == "building-control"
+    staff_sign_in(page, base_url, "browser.env")
+    response = page.goto(base_url + f"/staff/enquiries/{reference}")
+    assert response.status == 403
 
 
 def test_browser_widget_switch_language_mid_conversation(browser, base_url):
