@@ -156,7 +156,9 @@ class Agent:
         """Run the turn on the events `turn` loaded; store the new ones through it."""
         tracker = DialogueTracker(sender_id, self.domain, turn.events)
         start = len(tracker.events)
-        parsed = self.parse(text, tracker)
+        # The NLU is CPU work in C (the embedding engine, spaCy) that releases the GIL: in a
+        # worker thread it overlaps other conversations' turns instead of blocking the loop.
+        parsed = await asyncio.to_thread(self.parse, text, tracker)
         chosen = (metadata or {}).get("language")
         messages = await self.processor.handle(
             tracker, text, parsed, extra_events=self._language_events(tracker, parsed, chosen),
