@@ -247,10 +247,16 @@ def shell_cli(model: ModelOpt = None,
 
 
 @app.command("run")
-def run_cli(config: ConfigOpt = Path(DEFAULT_CONFIG_PATH)) -> None:
-    """Train if no model exists, then chat in the terminal."""
+def run_cli(config: ConfigOpt = Path(DEFAULT_CONFIG_PATH),
+            host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+            port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 5005) -> None:
+    """Train if no model exists, then serve the demo page, the widget and the staff inbox."""
     _ensure_model(config)
-    shell_cli(model=None, nlu=False)
+    typer.echo(f"Demo page with the chat widget: http://{host}:{port}/")
+    typer.echo(f"Staff inbox: http://{host}:{port}/staff (create an account with "
+               "`.venv/bin/bpbot staff add NAME --unit UNIT` or `--admin`)")
+    typer.echo("Chat in the terminal instead: .venv/bin/bpbot shell")
+    serve_cli(host=host, port=port, workers=1)
 
 
 @app.command("serve")

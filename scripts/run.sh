@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up and run the assistant: trains a model if none exists, then chats in the terminal.
+# Set up and run the assistant: trains a model if none exists, then serves the demo page
+# with the widget at http://127.0.0.1:5005/ and the staff inbox at /staff (SQLite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
