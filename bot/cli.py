@@ -19,7 +19,8 @@ from bot.constants import (
 from bot.errors import BotError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Business Porvoo enquiry assistant: train, test and run the NLU.")
+                  help="Business Porvoo enquiry assistant: train and test the NLU, chat, serve the "
+                  "web widget and the staff inbox, and look after the data.")
 
 ConfigOpt = Annotated[Path, typer.Option("--config", help="Pipeline config (config.yml).")]
 DataOpt = Annotated[list[Path] | None, typer.Option(
