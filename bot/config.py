@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import ConfigFileError, UnknownComponentError
-from bot.yaml_io import read_yaml
+from bot.yaml_io import read_yaml, validated
 
 Language = Literal["fi", "sv", "en"]
 
@@ -92,16 +90,6 @@ class PipelineConfig(_Strict):
         return COMPONENTS[name]()
 
 
-@contextmanager
-def _file_errors(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or None
-        raise ConfigFileError(path, f"{err['msg']} (found {err.get('input')!r})", key) from exc
-
-
 def load_config(path: str | Path) -> PipelineConfig:
     """Read and validate config.yml.
 
@@ -113,16 +101,10 @@ def load_config(path: str | Path) -> PipelineConfig:
     raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigFileError(path, "expected a mapping with 'language' and 'pipeline'")
-    with _file_errors(path):
-        config = PipelineConfig.model_validate(raw)
+    config = validated(PipelineConfig, raw, path)
     for index, entry in enumerate(config.pipeline):
         name = entry.get("name") if isinstance(entry, dict) else None
         if name not in COMPONENTS:
             raise UnknownComponentError(str(name), list(COMPONENTS))
-        try:
-            COMPONENTS[name].model_validate(entry)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            key = f"pipeline.{index}." + ".".join(str(p) for p in err["loc"])
-            raise ConfigFileError(path, f"{err['msg']} (found {err.get('input')!r})", key) from exc
+        validated(COMPONENTS[name], entry, path, key_prefix=f"pipeline.{index}.")
     return config

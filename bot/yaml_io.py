@@ -54,8 +54,8 @@ def yaml_files(paths: list[str | Path]) -> list[Path]:
 
 
 def validated(model: type[T], raw: Any, path: str | Path,
-              error_cls: type[ConfigFileError] = ConfigFileError) -> T:
-    """Validate `raw` (read from `path`) against a pydantic model.
+              error_cls: type[ConfigFileError] = ConfigFileError, key_prefix: str = "") -> T:
+    """Validate `raw` (read from `path`, at `key_prefix` in it) against a pydantic model.
 
     Raises:
         ConfigFileError: (or `error_cls`) naming the file and the key of the first problem.
@@ -64,7 +64,7 @@ def validated(model: type[T], raw: Any, path: str | Path,
         return model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or None
+        key = key_prefix + ".".join(str(p) for p in err["loc"]) or None
         found = err.get("input")
         detail = err["msg"]
         if err["type"] == "extra_forbidden":
