@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 import re
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,6 @@ from bot.store.trackers import SQLTrackerStore, Turn
 
 NLU_FALLBACK = "nlu_fallback"
 _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?\s*$", re.DOTALL)
-# While the form asks for one of these, the answer is a name, e-mail or number: its
-# "language" says nothing about the conversation's language.
-_LANGUAGE_NEUTRAL_SLOTS = {"name", "company", "business_id", "contact", "reply_language",
-                           "consent"}
 MAX_MESSAGE_CHARS = 10_000
 # Two stray words ("alert script") are no reason to change the conversation's language;
 # chat words the lexicon knows ("tack", "kiitos") are.
@@ -71,7 +68,9 @@ class Agent:
         self.processor = MessageProcessor(
             domain, policy, runner, rng=rng,
             template_values={"retention_days": settings.retention_days})
-        self._locks: dict[str, asyncio.Lock] = {}
+        # One lock per conversation being handled; it goes away when no turn holds or waits.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
 
     @classmethod
     def load(cls, settings: Settings, *, model: str | Path | None = None,
@@ -132,8 +131,9 @@ class Agent:
         words = len({w.lower() for w in _WORD.findall(str(parsed.get("text") or ""))})
         if method == "langid" and words < MIN_WORDS_TO_SWITCH_LANGUAGE:
             return []
-        if tracker.active_loop and tracker.get_slot(REQUESTED_SLOT) in _LANGUAGE_NEUTRAL_SLOTS:
-            return []
+        form = self.domain.forms.get(tracker.active_loop or "")
+        if form and tracker.get_slot(REQUESTED_SLOT) in form.required_slots:
+            return []  # an answer to the form (a name, an e-mail): it says nothing of language
         if language == tracker.get_slot(LANGUAGE_SLOT):
             return []
         return [slot_event(LANGUAGE_SLOT, language)]
@@ -144,15 +144,25 @@ class Agent:
                              metadata: dict[str, Any] | None = None,
                              input_channel: str | None = None) -> list[dict[str, Any]]:
         """Process one message of `sender_id`; return the bot's messages."""
+        messages, _ = await self.handle(sender_id, text, metadata=metadata,
+                                        input_channel=input_channel)
+        return messages
+
+    async def handle(self, sender_id: str, text: str, *,
+                     metadata: dict[str, Any] | None = None, input_channel: str | None = None
+                     ) -> tuple[list[dict[str, Any]], DialogueTracker]:
+        """Process one message; return the bot's messages and the conversation after it."""
         text = (text or "")[:MAX_MESSAGE_CHARS]
-        lock = self._locks.setdefault(sender_id, asyncio.Lock())
+        lock = self._locks.get(sender_id)
+        if lock is None:
+            lock = self._locks[sender_id] = asyncio.Lock()
         async with lock:
             with self.store.turn(sender_id) as turn:
                 return await self._turn(sender_id, text, turn, metadata, input_channel)
 
     async def _turn(self, sender_id: str, text: str, turn: Turn,
                     metadata: dict[str, Any] | None, input_channel: str | None
-                    ) -> list[dict[str, Any]]:
+                    ) -> tuple[list[dict[str, Any]], DialogueTracker]:
         """Run the turn on the events `turn` loaded; store the new ones through it."""
         tracker = DialogueTracker(sender_id, self.domain, turn.events)
         start = len(tracker.events)
@@ -164,8 +174,8 @@ class Agent:
             tracker, text, parsed, extra_events=self._language_events(tracker, parsed, chosen),
             input_channel=input_channel, metadata=metadata)
         turn.append(tracker.events[start:], start, tracker.get_slot(LANGUAGE_SLOT))
-        return [{"recipient_id": sender_id,
-                 **{k: v for k, v in m.items() if k != "response"}} for m in messages]
+        return [{"recipient_id": sender_id, **{k: v for k, v in m.items() if k != "response"}}
+                for m in messages], tracker
 
     def tracker(self, sender_id: str) -> DialogueTracker:
         """The stored conversation of `sender_id`."""

@@ -60,3 +60,10 @@ def test_dialogue_out_of_hours_says_when_the_unit_replies(agent, monkeypatch, la
     texts = " ".join(r["text"] for r in replies)
     assert "BP-" in texts and closed_word in texts
     assert {"fi": "ma 30.11.", "sv": "mån 30.11", "en": "Mon 30 Nov"}[language] in texts
+
+
+def test_dialogue_agent_keeps_no_lock_per_finished_conversation(agent):
+    for n in range(5):
+        messages, tracker = asyncio.run(agent.handle(f"lock-{n}", "Hei"))
+        assert messages and tracker.latest_intent == "greet"
+    assert not [key for key in agent._locks if key.startswith("lock-")]

@@ -55,9 +55,9 @@ async def answer(agent: Any, sender: str, text: str, channel: str,
                  metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Run one message and record the metrics."""
     started = time.perf_counter()
-    replies = await agent.handle_message(sender, text, metadata=metadata, input_channel=channel)
+    replies, tracker = await agent.handle(sender, text, metadata=metadata,
+                                          input_channel=channel)
     metrics.LATENCY.labels(channel).observe(time.perf_counter() - started)
-    tracker = agent.tracker(sender)
     intent = tracker.latest_intent or "none"
     metrics.MESSAGES.labels(channel, tracker.get_slot("language") or "?").inc()
     metrics.INTENTS.labels(intent).inc()
