@@ -117,9 +117,9 @@ def reroute_as_staff(page, base_url, reference):
     page.fill("#reason", "Julkisivun muutos, ei katualue")
     page.get_by_role("button", name="Siirrä").click()
     page.wait_for_selector("h1")
-    from bot.store.staff import find_enquiry
+    from bot.store.enquiries import get_enquiry
 
-    assert find_enquiry(agent.store.db, reference).unit == "building-control"
+    assert get_enquiry(agent.store.db, reference).unit == "building-control"
     staff_sign_in(page, base_url, "browser.env")
     response = page.goto(base_url + f"/staff/enquiries/{reference}")
     assert response.status == 403

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.store.db import Database
 from bot.store.models import Enquiry, OutboxMessage
 
@@ -82,7 +84,5 @@ def create_enquiry(db: Database, new: NewEnquiry,
 
 def get_enquiry(db: Database, reference: str) -> Enquiry | None:
     """The enquiry with this reference, or None."""
-    from sqlalchemy import select
-
     with db.session() as session:
         return session.scalars(select(Enquiry).where(Enquiry.reference == reference)).first()

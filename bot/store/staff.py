@@ -13,6 +13,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.nlu.validators import BUSINESS_ID, EMAIL, PHONE, mask_personal_ids
 from bot.store.db import Database
@@ -134,10 +135,9 @@ def list_enquiries(db: Database, member: StaffMember, filters: EnquiryFilter,
         return list(session.scalars(query))
 
 
-def find_enquiry(db: Database, reference: str) -> Enquiry | None:
-    """The enquiry with this reference."""
-    with db.session() as session:
-        return session.scalars(select(Enquiry).where(Enquiry.reference == reference)).first()
+def _enquiry(session: Session, reference: str) -> Enquiry:
+    """The enquiry to change, in `session`."""
+    return session.scalars(select(Enquiry).where(Enquiry.reference == reference)).one()
 
 
 def _event(member: StaffMember, event: str, **data: Any) -> dict[str, Any]:
@@ -150,7 +150,7 @@ def set_status(db: Database, member: StaffMember, reference: str, status: str) -
     if status not in STATUSES:
         raise StaffError(f"Status '{status}' is not one of {', '.join(STATUSES)}.")
     with db.session() as session:
-        enquiry = session.scalars(select(Enquiry).where(Enquiry.reference == reference)).one()
+        enquiry = _enquiry(session, reference)
         enquiry.history = [*enquiry.history,
                            _event(member, "status", old=enquiry.status, new=status)]
         enquiry.status = status
@@ -162,7 +162,7 @@ def add_note(db: Database, member: StaffMember, reference: str, note: str) -> No
     if not note:
         raise StaffError("The note is empty.")
     with db.session() as session:
-        enquiry = session.scalars(select(Enquiry).where(Enquiry.reference == reference)).one()
+        enquiry = _enquiry(session, reference)
         enquiry.history = [*enquiry.history, _event(member, "note", text=note[:4000])]
 
 
@@ -178,7 +178,7 @@ def reroute(db: Database, member: StaffMember, reference: str, to_unit: str, rea
     if not reason:
         raise StaffError("Give a reason for the re-routing; maintainers learn from it.")
     with db.session() as session:
-        enquiry = session.scalars(select(Enquiry).where(Enquiry.reference == reference)).one()
+        enquiry = _enquiry(session, reference)
         if enquiry.unit == to_unit:
             raise StaffError(f"The enquiry is already with '{to_unit}'.")
         session.add(RoutingCorrection(

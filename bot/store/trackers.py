@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.nlu.validators import mask_personal_ids
@@ -54,13 +54,17 @@ class SQLTrackerStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    @staticmethod
+    def _events(session: Session, sender_id: str) -> list[dict[str, Any]]:
+        rows = session.scalars(
+            select(ConversationEvent.data).where(ConversationEvent.sender_id == sender_id)
+            .order_by(ConversationEvent.seq))
+        return [dict(r) for r in rows]
+
     def load(self, sender_id: str) -> list[dict[str, Any]]:
         """Every stored event of the conversation, oldest first."""
         with self.db.session() as session:
-            rows = session.scalars(
-                select(ConversationEvent.data).where(ConversationEvent.sender_id == sender_id)
-                .order_by(ConversationEvent.seq))
-            return [dict(r) for r in rows]
+            return self._events(session, sender_id)
 
     @contextmanager
     def turn(self, sender_id: str) -> Iterator[Turn]:
@@ -86,10 +90,7 @@ class SQLTrackerStore:
             ).on_conflict_do_nothing(index_elements=["sender_id"]))
             session.execute(select(Conversation.sender_id).where(
                 Conversation.sender_id == sender_id).with_for_update())
-            rows = session.scalars(
-                select(ConversationEvent.data).where(ConversationEvent.sender_id == sender_id)
-                .order_by(ConversationEvent.seq))
-            yield Turn([dict(r) for r in rows], lambda events, start, language=None:
+            yield Turn(self._events(session, sender_id), lambda events, start, language=None:
                        self._append(session, sender_id, events, start, language))
 
     def append(self, sender_id: str, events: list[dict[str, Any]], start_seq: int,
@@ -126,13 +127,3 @@ class SQLTrackerStore:
                 sender_id=sender_id, created_at=now, updated_at=now, event_count=count,
                 language=language))
         session.execute(insert(ConversationEvent), rows)
-
-    def delete(self, sender_id: str) -> bool:
-        """Remove the conversation and its events; True when there was one."""
-        with self.db.session() as session:
-            session.execute(delete(ConversationEvent).where(
-                ConversationEvent.sender_id == sender_id))
-            found = session.get(Conversation, sender_id)
-            if found is not None:
-                session.delete(found)
-            return found is not None

@@ -15,6 +15,7 @@ from bot.server.deps import AgentDep
 from bot.server.staff_auth import check_csrf, new_csrf, read_session, write_session
 from bot.server.staff_texts import TEXTS
 from bot.store import staff as store
+from bot.store.enquiries import get_enquiry
 from bot.store.staff import STATUSES, EnquiryFilter, StaffError, StaffMember
 
 router = APIRouter(prefix="/staff", tags=["staff"], include_in_schema=False)
@@ -77,7 +78,7 @@ class Page:
             HTTPException: 404 or 403, with the text in the page's language.
         """
         member = self.require()
-        found = store.find_enquiry(self.agent.store.db, reference)
+        found = get_enquiry(self.agent.store.db, reference)
         if found is None:
             raise HTTPException(404, self.t["not_found"])
         if not member.may_see(found.unit):
