@@ -81,7 +81,7 @@ class Agent:
         rules = load_rules([settings.rules_path])
         router = router or Router.load(model or settings.models_path, settings.routing_path)
         db = db or Database(settings.database_url)
-        runtime.configure(settings, db)
+        runtime.configure(settings, db, router.table)
         runner: CustomActionRunner
         if settings.action_endpoint:
             runner = HttpActionRunner(settings.action_endpoint, set(domain.action_names))

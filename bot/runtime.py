@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from functools import cached_property
 
 from bot.routing import RoutingTable, load_routing
 from bot.settings import Settings, get_settings
@@ -21,6 +20,7 @@ class Runtime:
 
     settings: Settings
     _db: Database | None = None
+    _routing: RoutingTable | None = None
 
     @property
     def db(self) -> Database:
@@ -29,21 +29,24 @@ class Runtime:
             self._db = Database(self.settings.database_url)
         return self._db
 
-    @cached_property
+    @property
     def routing(self) -> RoutingTable:
-        """The routing table."""
-        return load_routing(self.settings.routing_path)
+        """The routing table (the agent's own, or loaded on first use)."""
+        if self._routing is None:
+            self._routing = load_routing(self.settings.routing_path)
+        return self._routing
 
 
 _lock = threading.Lock()
 _current: Runtime | None = None
 
 
-def configure(settings: Settings, db: Database | None = None) -> Runtime:
-    """Make these settings (and database) the ones custom actions use."""
+def configure(settings: Settings, db: Database | None = None,
+              routing: RoutingTable | None = None) -> Runtime:
+    """Make these settings (database, routing table) the ones custom actions use."""
     global _current
     with _lock:
-        _current = Runtime(settings, db)
+        _current = Runtime(settings, db, routing)
         return _current
 
 

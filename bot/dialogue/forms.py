@@ -22,7 +22,6 @@ class FormStep:
 
     events: list[dict[str, Any]] = field(default_factory=list)
     ask: str | None = None  # the response or action that asks for the next slot
-    rejected: bool = False  # the message filled nothing the form asked for
     done: bool = False
 
 
