@@ -136,3 +136,21 @@ def test_staff_cli_add_and_corrections_export(staff_client, agent, tmp_path, mon
     parsed = yaml.safe_load(text)
     assert parsed["nlu"][0]["intent"] in ("building_permit", "building_sign", "change_of_use")
     assert "maija@" not in text
+
+
+def test_staff_texts_exist_in_three_languages():
+    from bot.server.staff_texts import TEXTS
+
+    assert TEXTS["fi"].keys() == TEXTS["sv"].keys() == TEXTS["en"].keys()
+
+
+def test_staff_refusals_are_in_the_page_language(staff_client, agent):
+    reference = new_enquiry(agent.store.db, "Kielitesti")
+    csrf = sign_in(staff_client, "streets.staff")
+    staff_client.get("/staff?lang=sv")
+    page = f"/staff/enquiries/{reference}"
+    moved = staff_client.post(page + "/reroute", data={"to_unit": "environment",
+                                                       "reason": "   ", "csrf": csrf})
+    assert "Ange orsaken till flytten" in moved.text
+    expired = staff_client.post(page + "/note", data={"note": "x", "csrf": "old"})
+    assert expired.status_code == 403 and "Formuläret har gått ut" in expired.text

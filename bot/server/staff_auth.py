@@ -44,13 +44,12 @@ def new_csrf() -> str:
     return secrets.token_urlsafe(24)
 
 
-def check_csrf(session: dict[str, Any], token: str | None) -> None:
-    """Refuse a form whose token is not the session's.
+def check_csrf(session: dict[str, Any], token: str | None, message: str) -> None:
+    """Refuse a form whose token is not the session's, with `message` (the page's language).
 
     Raises:
         HTTPException: 403.
     """
     expected = session.get("csrf")
     if not expected or not token or not hmac.compare_digest(str(expected), token):
-        raise HTTPException(403, "The form has expired or did not come from this site; "
-                                 "reload the page and try again.")
+        raise HTTPException(403, message)

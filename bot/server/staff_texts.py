@@ -21,6 +21,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "closed": "Suljettu", "bot": "Avustaja", "customer_turn": "Asiakas",
         "forbidden": "Tämä kysely ei kuulu yksiköillesi.", "not_found": "Kyselyä ei löydy.",
         "saved": "Tallennettu.", "nav": "Staff-valikko",
+        "csrf": "Lomake on vanhentunut tai ei tullut tältä sivustolta. Lataa sivu uudelleen ja "
+        "yritä uudestaan.", "error_status": "Tuntematon tila.",
+        "error_note": "Muistiinpano on tyhjä.", "error_reason": "Kerro siirron syy: "
+        "ylläpitäjät oppivat siitä.", "error_same_unit": "Kysely on jo tällä yksiköllä.",
     },
     "sv": {
         "title": "Företagsärenden", "login": "Logga in", "username": "Användarnamn",
@@ -40,6 +44,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "closed": "Stängd", "bot": "Assistent", "customer_turn": "Kund",
         "forbidden": "Det här ärendet hör inte till dina enheter.",
         "not_found": "Ärendet hittades inte.", "saved": "Sparat.", "nav": "Personalmeny",
+        "csrf": "Formuläret har gått ut eller kom inte från den här webbplatsen. Ladda om "
+        "sidan och försök igen.", "error_status": "Okänd status.",
+        "error_note": "Anteckningen är tom.", "error_reason": "Ange orsaken till flytten: "
+        "administratörerna lär sig av den.", "error_same_unit": "Ärendet finns redan hos "
+        "den här enheten.",
     },
     "en": {
         "title": "Business enquiries", "login": "Sign in", "username": "Username",
@@ -59,5 +68,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "bot": "Assistant", "customer_turn": "Customer",
         "forbidden": "This enquiry does not belong to your units.",
         "not_found": "Enquiry not found.", "saved": "Saved.", "nav": "Staff menu",
+        "csrf": "The form has expired or did not come from this site; reload the page and try "
+        "again.", "error_status": "Unknown status.", "error_note": "The note is empty.",
+        "error_reason": "Give a reason for the move: maintainers learn from it.",
+        "error_same_unit": "The enquiry is already with this unit.",
     },
 }

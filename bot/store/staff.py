@@ -26,7 +26,14 @@ MIN_PASSWORD = 12
 
 
 class StaffError(ValueError):
-    """A staff operation that cannot be done (the message says why and what to do)."""
+    """A staff operation that cannot be done (the message says why and what to do).
+
+    `code` names the text the staff inbox shows instead, in the page's language.
+    """
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -148,7 +155,8 @@ def _event(member: StaffMember, event: str, **data: Any) -> dict[str, Any]:
 def set_status(db: Database, member: StaffMember, reference: str, status: str) -> None:
     """Change the status (new, in_progress, answered, closed)."""
     if status not in STATUSES:
-        raise StaffError(f"Status '{status}' is not one of {', '.join(STATUSES)}.")
+        raise StaffError(f"Status '{status}' is not one of {', '.join(STATUSES)}.",
+                         "error_status")
     with db.session() as session:
         enquiry = _enquiry(session, reference)
         enquiry.history = [*enquiry.history,
@@ -160,7 +168,7 @@ def add_note(db: Database, member: StaffMember, reference: str, note: str) -> No
     """Add a staff note to the enquiry's history."""
     note = note.strip()
     if not note:
-        raise StaffError("The note is empty.")
+        raise StaffError("The note is empty.", "error_note")
     with db.session() as session:
         enquiry = _enquiry(session, reference)
         enquiry.history = [*enquiry.history, _event(member, "note", text=note[:4000])]
@@ -176,11 +184,12 @@ def reroute(db: Database, member: StaffMember, reference: str, to_unit: str, rea
     """
     reason = reason.strip()
     if not reason:
-        raise StaffError("Give a reason for the re-routing; maintainers learn from it.")
+        raise StaffError("Give a reason for the re-routing; maintainers learn from it.",
+                         "error_reason")
     with db.session() as session:
         enquiry = _enquiry(session, reference)
         if enquiry.unit == to_unit:
-            raise StaffError(f"The enquiry is already with '{to_unit}'.")
+            raise StaffError(f"The enquiry is already with '{to_unit}'.", "error_same_unit")
         session.add(RoutingCorrection(
             enquiry_id=enquiry.id, created_at=datetime.now(UTC), language=enquiry.language,
             text=enquiry.customer_text, predicted_intent=enquiry.intent,

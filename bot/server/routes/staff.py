@@ -98,7 +98,7 @@ async def login(request: Request, agent: AgentDep, username: FormField,
                 password: FormField, csrf: FormField) -> Response:
     """Check the password; start a session."""
     page = Page(request, agent)
-    check_csrf(page.session, csrf)
+    check_csrf(page.session, csrf, page.t["csrf"])
     member = store.authenticate(agent.store.db, username.strip(), password)
     if member is None:
         return page.render("staff/login.html", page.t["login"], status=401,
@@ -112,7 +112,7 @@ async def login(request: Request, agent: AgentDep, username: FormField,
 async def logout(request: Request, agent: AgentDep, csrf: FormField) -> Response:
     """End the session."""
     page = Page(request, agent)
-    check_csrf(page.session, csrf)
+    check_csrf(page.session, csrf, page.t["csrf"])
     page.session = {"csrf": new_csrf(), "lang": page.lang}
     return page.redirect("/staff/login")
 
@@ -173,7 +173,7 @@ async def change_status(request: Request, agent: AgentDep, reference: str,
                         status: FormField, csrf: FormField) -> Response:
     """Set the enquiry's status."""
     page = Page(request, agent)
-    check_csrf(page.session, csrf)
+    check_csrf(page.session, csrf, page.t["csrf"])
     page.enquiry(reference)
     return _after(page, reference, lambda: store.set_status(
         agent.store.db, page.require(), reference, status))
@@ -184,7 +184,7 @@ async def add_note(request: Request, agent: AgentDep, reference: str, note: Form
                    csrf: FormField) -> Response:
     """Add a note."""
     page = Page(request, agent)
-    check_csrf(page.session, csrf)
+    check_csrf(page.session, csrf, page.t["csrf"])
     page.enquiry(reference)
     return _after(page, reference, lambda: store.add_note(
         agent.store.db, page.require(), reference, note))
@@ -197,7 +197,7 @@ async def reroute(request: Request, agent: AgentDep, reference: str, to_unit: Fo
     from bot.notify.messages import email_text
 
     page = Page(request, agent)
-    check_csrf(page.session, csrf)
+    check_csrf(page.session, csrf, page.t["csrf"])
     found = page.enquiry(reference)
     table = agent.router.table
     if to_unit not in table.units:
@@ -217,5 +217,6 @@ def _after(page: Page, reference: str, action: Any) -> Response:
     try:
         action()
     except StaffError as exc:
-        return page.redirect(f"/staff/enquiries/{reference}?" + urlencode({"error": str(exc)}))
+        message = page.t.get(exc.code or "", str(exc))
+        return page.redirect(f"/staff/enquiries/{reference}?" + urlencode({"error": message}))
     return page.redirect(f"/staff/enquiries/{reference}?saved=1")
