@@ -42,17 +42,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of the process and its children (uvicorn workers)."""
+    total = 0.0
+    for p in [pid, *children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def children(pid: int) -> list[int]:
+    try:
+        found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                               text=True).stdout.split()
+    except OSError:
+        return []
+    return [int(c) for c in found]
+
+
 def rss_mb(pid: int) -> float:
     """RSS of the process and its children (uvicorn workers), in MB."""
     total = 0
-    pids = [pid]
-    try:
-        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
-                                  text=True).stdout.split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    for p in pids:
+    for p in [pid, *children(pid)]:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -82,8 +96,10 @@ async def conversation(client: httpx.AsyncClient, n: int, stop_at: float,
         round_ += 1
 
 
-async def level(base: str, concurrent: int, seconds: float) -> dict[str, float]:
+async def level(base: str, server_pid: int, concurrent: int, seconds: float
+                ) -> dict[str, float]:
     latencies: list[float] = []
+    server_cpu, own_cpu = cpu_s(server_pid), time.process_time()
     limits = httpx.Limits(max_connections=concurrent + 4)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
         started = time.monotonic()
@@ -91,10 +107,14 @@ async def level(base: str, concurrent: int, seconds: float) -> dict[str, float]:
         await asyncio.gather(*(conversation(client, n, stop_at, latencies)
                                for n in range(concurrent)))
         wall = time.monotonic() - started
+    server_cpu, own_cpu = cpu_s(server_pid) - server_cpu, time.process_time() - own_cpu
     return {"concurrent": concurrent, "messages": len(latencies),
             "messages_per_s": round(len(latencies) / wall, 1),
             "p50_ms": round(statistics.median(latencies), 1),
-            "p95_ms": round(pct(latencies, 0.95), 1)}
+            "p95_ms": round(pct(latencies, 0.95), 1),
+            # CPU per message: the server's, and this load generator's own share of the cores
+            "server_cpu_ms": round(1000 * server_cpu / max(1, len(latencies)), 2),
+            "client_cpu_ms": round(1000 * own_cpu / max(1, len(latencies)), 2)}
 
 
 def main() -> None:
@@ -141,7 +161,7 @@ def main() -> None:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("the server did not start")
             time.sleep(0.5)
-        results["levels"] = [asyncio.run(level(base, int(c), args.seconds))
+        results["levels"] = [asyncio.run(level(base, server.pid, int(c), args.seconds))
                              for c in args.levels.split(",")]
         results["server_rss_mb"] = rss_mb(server.pid)
     finally:

@@ -104,3 +104,16 @@ def test_server_cors_only_for_configured_sites(client):
     foreign = client.options("/webhooks/rest/webhook", headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in foreign.headers
+
+
+def test_server_request_size_limit_without_content_length(client):
+    """A chunked body declares no length: it is counted as it arrives."""
+
+    def chunks():
+        for _ in range(10):
+            yield b"x" * 10000
+
+    response = client.post("/webhooks/rest/webhook", content=chunks(),
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 413 and "at most" in response.json()["detail"]
+    assert response.headers["x-content-type-options"] == "nosniff"

@@ -6,33 +6,71 @@ import time
 from collections import deque
 
 from fastapi import HTTPException, Request
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import JSONResponse, Response
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'self'")
+_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()")]
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    """CSP (frame-ancestors included), no sniffing, no referrer leaks; size limit."""
+class SecurityHeaders:
+    """CSP (frame-ancestors included), no sniffing, no referrer leaks; request size limit.
 
-    def __init__(self, app: object, max_body: int) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
+    A plain ASGI middleware (no extra task or response streaming per request, unlike
+    Starlette's BaseHTTPMiddleware). The size limit holds for the declared Content-Length
+    and for chunked bodies without one, counted as they arrive.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
         self.max_body = max_body
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse oversized bodies; add the headers to every response."""
-        length = request.headers.get("content-length")
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
         if length and length.isdigit() and int(length) > self.max_body:
-            return JSONResponse({"detail": f"Request body too large: at most "
-                                           f"{self.max_body} bytes."}, status_code=413)
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        return response
+            await self._too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:  # handled by the app's exception middleware
+                    raise HTTPException(413, self._too_large_detail)
+            return message
+
+        await self.app(scope, limited_receive, self._with_headers(send))
+
+    @staticmethod
+    def _with_headers(send: Send) -> Send:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if "content-security-policy" not in headers:
+                    headers["Content-Security-Policy"] = CSP
+                for name, value in _HEADERS:
+                    headers.raw.append((name, value))
+            await send(message)
+
+        return send_with_headers
+
+    @property
+    def _too_large_detail(self) -> str:
+        return f"Request body too large: at most {self.max_body} bytes."
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse({"detail": self._too_large_detail}, status_code=413)
+        await response(scope, receive, self._with_headers(send))
 
 
 class RateLimiter:

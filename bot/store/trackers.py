@@ -14,19 +14,35 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, String, Table, bindparam, func, insert, select, update
 
 from bot.nlu.validators import mask_personal_ids
 from bot.store.db import Database
 from bot.store.models import Conversation, ConversationEvent
 
+_CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+_EVENTS: Table = ConversationEvent.__table__  # type: ignore[assignment]
+# Built once: a statement object keeps its cache key, so each run skips building and keying.
+_SELECT_EVENTS = (select(_EVENTS.c.data).where(_EVENTS.c.sender_id == bindparam("sid"))
+                  .order_by(_EVENTS.c.seq))
+_UPDATE_CONVERSATION = update(_CONVERSATIONS).where(
+    _CONVERSATIONS.c.sender_id == bindparam("sid")).values(
+    updated_at=bindparam("now"), event_count=bindparam("count"),
+    language=func.coalesce(bindparam("language", type_=String), _CONVERSATIONS.c.language))
+_INSERT_CONVERSATION = insert(_CONVERSATIONS)
+_INSERT_EVENTS = insert(_EVENTS)
+
 
 def mask_event(event: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the event with personal identity codes masked in every text."""
-    kind = event.get("event")
-    if kind not in ("user", "bot"):
+    """The event with personal identity codes masked in every text (a copy when masked)."""
+    if event.get("event") not in ("user", "bot"):
         return event
+    parse = event.get("parse_data")
+    entities = parse.get("entities") if isinstance(parse, dict) else None
+    texts = [event.get("text"), parse.get("text") if isinstance(parse, dict) else None]
+    if not any(isinstance(t, str) and mask_personal_ids(t) != t for t in texts) and not any(
+            e.get("entity") == "personal_id" for e in entities or []):
+        return event  # nothing to mask: most events, and no copy
     masked = copy.deepcopy(event)
     if isinstance(masked.get("text"), str):
         masked["text"] = mask_personal_ids(masked["text"])
@@ -49,22 +65,24 @@ class Turn:
 
 
 class SQLTrackerStore:
-    """Loads and appends conversation events."""
+    """Loads and appends conversation events.
+
+    Plain SQL statements on the tables (SQLAlchemy Core, compiled once and cached): this
+    runs twice for every message, and the ORM's unit of work would cost more than the
+    database does.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     @staticmethod
-    def _events(session: Session, sender_id: str) -> list[dict[str, Any]]:
-        rows = session.scalars(
-            select(ConversationEvent.data).where(ConversationEvent.sender_id == sender_id)
-            .order_by(ConversationEvent.seq))
-        return [dict(r) for r in rows]
+    def _events(connection: Connection, sender_id: str) -> list[dict[str, Any]]:
+        return [row[0] for row in connection.execute(_SELECT_EVENTS, {"sid": sender_id})]
 
     def load(self, sender_id: str) -> list[dict[str, Any]]:
         """Every stored event of the conversation, oldest first."""
-        with self.db.session() as session:
-            return self._events(session, sender_id)
+        with self.db.engine.connect() as connection:
+            return self._events(connection, sender_id)
 
     @contextmanager
     def turn(self, sender_id: str) -> Iterator[Turn]:
@@ -81,30 +99,31 @@ class SQLTrackerStore:
             yield Turn(self.load(sender_id), lambda events, start, language=None:
                        self.append(sender_id, events, start, language))
             return
-        with self.db.session() as session:
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+        with self.db.engine.begin() as connection:
             now = datetime.now(UTC)
-            session.execute(pg_insert(Conversation).values(
+            connection.execute(pg_insert(_CONVERSATIONS).values(
                 sender_id=sender_id, created_at=now, updated_at=now, event_count=0,
             ).on_conflict_do_nothing(index_elements=["sender_id"]))
-            session.execute(select(Conversation.sender_id).where(
-                Conversation.sender_id == sender_id).with_for_update())
-            yield Turn(self._events(session, sender_id), lambda events, start, language=None:
-                       self._append(session, sender_id, events, start, language))
+            connection.execute(select(_CONVERSATIONS.c.sender_id).where(
+                _CONVERSATIONS.c.sender_id == sender_id).with_for_update())
+            yield Turn(self._events(connection, sender_id),
+                       lambda events, start, language=None:
+                       self._append(connection, sender_id, events, start, language))
 
     def append(self, sender_id: str, events: list[dict[str, Any]], start_seq: int,
                language: str | None = None) -> None:
         """Store events `start_seq`, `start_seq + 1`, ... of the conversation."""
-        with self.db.session() as session:
-            self._append(session, sender_id, events, start_seq, language)
+        with self.db.engine.begin() as connection:
+            self._append(connection, sender_id, events, start_seq, language)
 
-    def _append(self, session: Session, sender_id: str, events: list[dict[str, Any]],
+    def _append(self, connection: Connection, sender_id: str, events: list[dict[str, Any]],
                 start_seq: int, language: str | None = None) -> None:
-        """Store the events in `session`.
+        """Store the events in the transaction of `connection`.
 
         Three statements whatever the number of events: the conversation row (update, or
-        insert for a new conversation), then every event in one multi-row INSERT.
+        insert for a new conversation), then every event in one executemany INSERT.
         """
         if not events:
             return
@@ -116,14 +135,11 @@ class SQLTrackerStore:
                  "data": mask_event(event)} for offset, event in enumerate(events)]
         changed = 0
         if start_seq > 0 or self.db.dialect == "postgresql":  # the row exists (or is locked)
-            values: dict[str, Any] = {"updated_at": now, "event_count": count}
-            if language:
-                values["language"] = language
-            result = session.execute(update(Conversation).where(
-                Conversation.sender_id == sender_id).values(**values))
-            changed = result.rowcount  # type: ignore[attr-defined]
+            changed = connection.execute(_UPDATE_CONVERSATION, {
+                "sid": sender_id, "now": now, "count": count, "language": language or None,
+            }).rowcount
         if not changed:
-            session.execute(insert(Conversation).values(
-                sender_id=sender_id, created_at=now, updated_at=now, event_count=count,
-                language=language))
-        session.execute(insert(ConversationEvent), rows)
+            connection.execute(_INSERT_CONVERSATION, {
+                "sender_id": sender_id, "created_at": now, "updated_at": now,
+                "event_count": count, "language": language or None})
+        connection.execute(_INSERT_EVENTS, rows)
