@@ -7,6 +7,7 @@ import json
 import random
 import re
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ class Agent:
         # One lock per conversation being handled; it goes away when no turn holds or waits.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary())
+        self._nlu: ThreadPoolExecutor | None = None  # started by the first message
 
     @classmethod
     def load(cls, settings: Settings, *, model: str | Path | None = None,
@@ -166,9 +168,13 @@ class Agent:
         """Run the turn on the events `turn` loaded; store the new ones through it."""
         tracker = DialogueTracker(sender_id, self.domain, turn.events)
         start = len(tracker.events)
-        # The NLU is CPU work in C (the embedding engine, spaCy) that releases the GIL: in a
-        # worker thread it overlaps other conversations' turns instead of blocking the loop.
-        parsed = await asyncio.to_thread(self.parse, text, tracker)
+        # The NLU is CPU work in C (the embedding engine, spaCy) that releases the GIL: in its
+        # own thread it overlaps other conversations' turns instead of blocking the loop.
+        if self._nlu is None:
+            self._nlu = ThreadPoolExecutor(max_workers=self.settings.nlu_threads,
+                                           thread_name_prefix="nlu")
+        parsed = await asyncio.get_running_loop().run_in_executor(
+            self._nlu, self.parse, text, tracker)
         chosen = (metadata or {}).get("language")
         messages = await self.processor.handle(
             tracker, text, parsed, extra_events=self._language_events(tracker, parsed, chosen),
@@ -182,5 +188,8 @@ class Agent:
         return DialogueTracker(sender_id, self.domain, self.store.load(sender_id))
 
     async def aclose(self) -> None:
-        """Release the action runner."""
+        """Release the action runner and the NLU threads (a later message starts them)."""
         await self.runner.aclose()
+        if self._nlu is not None:
+            self._nlu.shutdown(wait=False)
+            self._nlu = None

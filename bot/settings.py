@@ -48,6 +48,10 @@ class Settings(BaseSettings):
         title="Web sites (origins) allowed to embed the widget and call the chat API")
     rate_limit_per_minute: int = Field(60, ge=1, title="Chat messages per client per minute")
     max_request_bytes: int = Field(65536, ge=1024, title="Largest request body accepted")
+    # The embedding engine encodes one text at a time on all cores; one parsing thread
+    # beside the event loop gave the most messages/s on 2 cores (bench/load.py: 1 thread
+    # ~145/s, 2 ~140/s, 6 ~125/s at 8 concurrent conversations).
+    nlu_threads: int = Field(1, ge=1, le=32, title="Threads that parse messages")
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
