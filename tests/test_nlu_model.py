@@ -120,3 +120,38 @@ def test_model_train_reports_progress(project_config):
     assert len(embedding) == -(-len(examples) // EMBED_BATCH) + 1
     assert calls[-1][0] == "fitting and calibrating the intent classifier"
     assert model.predict(["a permit for our terrace"])[0][0] == "terrace_permit"
+
+
+def _form_interruptions(root) -> set[str]:
+    """Intents that a rule lets interrupt the active form (data/rules.yml)."""
+    import yaml
+
+    rules = yaml.safe_load((root / "data/rules.yml").read_text())["rules"]
+    return {step["intent"] for rule in rules
+            if any("active_loop" in c for c in rule.get("condition") or [])
+            for step in rule["steps"] if "intent" in step} - {"affirm", "deny"}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_model_form_answers_do_not_interrupt_the_form(router, root, language):
+    """A name, company, e-mail or number never read as stop, correct, handoff ...
+
+    Held-out answers (tests/data/heldout/form_answers.yml), also with a made-up suffix the
+    classifier has never seen, parsed as the engine parses them.
+    """
+    import yaml
+
+    from bot.constants import CONVERSATIONAL_MIN_CONFIDENCE
+
+    interrupting = _form_interruptions(root)
+    assert {"stop", "correct"} <= interrupting
+    answers = yaml.safe_load((root / "tests/data/heldout/form_answers.yml").read_text())
+    wrong = []
+    for answer in answers[language]:
+        for text in (answer, f"{answer} Xq", f"{answer} Avb"):
+            parsed = router.nlu.parse(text, language)
+            intent = parsed["intent"]
+            if (intent["name"] in interrupting
+                    and intent["confidence"] >= CONVERSATIONAL_MIN_CONFIDENCE):
+                wrong.append((text, intent["name"], round(intent["confidence"], 2)))
+    assert not wrong
