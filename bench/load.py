@@ -31,14 +31,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.conversation_speed import PATHS  # noqa: E402
+from bench.conversation_speed import PATHS, pct  # noqa: E402
 
 REFERENCE = re.compile(r"BP-\d{4}-\d{6}")
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def free_port() -> int:
