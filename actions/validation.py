@@ -1,4 +1,9 @@
-"""Validation of the enquiry form's answers (rasa-sdk FormValidationAction)."""
+"""Validation of the enquiry form's answers (rasa-sdk FormValidationAction).
+
+Details already given fill the form and are not asked again: those of an enquiry sent
+earlier in the conversation (`contact_details`), an e-mail, phone or business ID the
+customer wrote in an earlier message, and the conversation's language as reply language.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.enquiry import contact_email, language_of, unit_of
+from actions.common import FORM, language_of
 from bot.nlu.validators import (
     BUSINESS_ID,
     EMAIL,
@@ -29,7 +34,17 @@ LANGUAGE_WORDS = {
     "en": {"en", "englanti", "englanniksi", "engelska", "på engelska", "english",
            "in english"},
 }
+# Words that are an answer to something else, never a person's name.
+NOT_A_NAME = {w for words in LANGUAGE_WORDS.values() for w in words} | {
+    "hei", "moi", "moikka", "terve", "huomenta", "päivää", "hej", "hejsan", "tjena", "hallå",
+    "god dag", "hello", "hi", "hey", "good morning", "kiitos", "tack", "thanks", "thank you",
+    "kyllä", "joo", "ja", "yes", "ok", "okei", "okej", "no", "ei", "nej", "en", "anonyymi",
+    "anonym", "anonymous", "nimetön", "test", "testi"}
+# Labels customers write before a business ID: "Y-tunnus 1234567-8".
+_ID_LABEL = re.compile(r"\b(y-?tunnus|ytunnus|fo-?nummer|business id|reg(istration)? no)\b"
+                       r"[:.]?", re.IGNORECASE)
 MAX_NAME_CHARS = 100
+MAX_NAME_WORDS = 6
 MAX_COMPANY_CHARS = 200
 _WORDS = re.compile(r"[^\W\d_]+", re.UNICODE)
 
@@ -50,35 +65,110 @@ def _no_value(text: str) -> bool:
     return text.lower().strip(" .!") in NO_VALUE
 
 
+def _earlier_entity(tracker: Tracker, entities: tuple[str, ...]) -> str | None:
+    """The latest value of one of `entities` the customer wrote in this conversation."""
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        for entity in (event.get("parse_data") or {}).get("entities") or []:
+            if entity.get("entity") in entities and entity.get("value"):
+                return str(entity["value"])
+    return None
+
+
+def _given_before(tracker: Tracker, slot: str) -> Any:
+    details = tracker.get_slot("contact_details") or {}
+    return details.get(slot) if isinstance(details, dict) else None
+
+
 class ValidateEnquiryForm(FormValidationAction):
     """Checks each answer; a rejected answer is asked again with a hint."""
 
     def name(self) -> str:
         """Action name."""
-        return "validate_enquiry_form"
+        return f"validate_{FORM}"
+
+    # -- details given before fill the form ---------------------------------------------
+
+    def _prefill(self, tracker: Tracker, slot: str, *, entities: tuple[str, ...] = ()
+                 ) -> dict[str, Any]:
+        if tracker.get_slot(slot) is not None or tracker.get_slot("requested_slot") == slot:
+            return {}
+        value = _given_before(tracker, slot)
+        if value is None and entities:
+            value = _earlier_entity(tracker, entities)
+        return {slot: value} if value is not None else {}
+
+    def extract_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                     domain: DomainDict) -> dict[str, Any]:
+        """The name given for an earlier enquiry of this conversation."""
+        return self._prefill(tracker, "name")
+
+    def extract_company(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                        domain: DomainDict) -> dict[str, Any]:
+        """The company given for an earlier enquiry of this conversation."""
+        return self._prefill(tracker, "company")
+
+    def extract_business_id(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                            domain: DomainDict) -> dict[str, Any]:
+        """A business ID given before (an earlier enquiry, or any message)."""
+        return self._prefill(tracker, "business_id", entities=("business_id",))
+
+    def extract_contact(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                        domain: DomainDict) -> dict[str, Any]:
+        """An e-mail address or phone number given before."""
+        return self._prefill(tracker, "contact", entities=("email", "phone"))
+
+    def extract_reply_language(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> dict[str, Any]:
+        """The reply language defaults to the conversation's (changeable in the summary)."""
+        found = self._prefill(tracker, "reply_language")
+        if found or tracker.get_slot("reply_language") is not None or tracker.get_slot(
+                "requested_slot") == "reply_language":
+            return found
+        return {"reply_language": language_of(tracker)}
+
+    # -- answers ------------------------------------------------------------------------
 
     def validate_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                       domain: DomainDict) -> dict[str, Any]:
-        """A person's name: words, no question, not a whole sentence."""
-        text = _plain(value)
+        """A person's name: words, no question, not a greeting or a language."""
+        text = _plain(value).strip(" .!,")
         if _asked_back(text, dispatcher):
             return {"name": None}
         words = _WORDS.findall(text)
-        if not words or len(words) > 6 or len(text) > MAX_NAME_CHARS or any(
-                ch.isdigit() for ch in text):
+        if (not words or len(words) > MAX_NAME_WORDS or len(text) > MAX_NAME_CHARS
+                or any(ch.isdigit() for ch in text) or "@" in text
+                or text.lower() in NOT_A_NAME or len(text) < 2):
             dispatcher.utter_message(response="utter_invalid_name")
             return {"name": None}
         return {"name": text}
 
-    def validate_company(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                         domain: DomainDict) -> dict[str, Any]:
-        """The company name, or "-" when there is none yet."""
+    def validate_company(self, value: Any, dispatcher: CollectingDispatcher,
+                         tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        """The company's whole name ("-" for none); a business ID written with it is kept."""
         text = _plain(value)
         if _asked_back(text, dispatcher):
             return {"company": None}
+        found = BUSINESS_ID.search(text)
+        result: dict[str, Any] = {}
+        if found:
+            text = _ID_LABEL.sub(" ", text[:found.start()] + " " + text[found.end():])
+            text = " ".join(text.split()).strip(" ,;:-()")
+            if business_id_is_valid(found.group(0)):
+                result["business_id"] = normalise_business_id(found.group(0))
+            else:
+                dispatcher.utter_message(response="utter_invalid_business_id",
+                                         value=found.group(0))
+                result["business_id"] = None
         if _no_value(text) or not text:
-            return {"company": "-"}
-        return {"company": text[:MAX_COMPANY_CHARS]}
+            result["company"] = "-"
+        else:
+            result["company"] = text[:MAX_COMPANY_CHARS]
+        if "business_id" not in result and tracker.get_slot("business_id") is None:
+            # Asked together with the company: none given means none (changeable later).
+            result["business_id"] = "-"
+        return result
 
     def validate_business_id(self, value: Any, dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
@@ -115,14 +205,3 @@ class ValidateEnquiryForm(FormValidationAction):
                 return {"reply_language": code}
         dispatcher.utter_message(response="utter_invalid_reply_language")
         return {"reply_language": None}
-
-    def validate_consent(self, value: Any, dispatcher: CollectingDispatcher,
-                         tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        """Consent given: go on. Refused: say where to turn, and end the form."""
-        if value is True:
-            return {"consent": True}
-        lang = language_of(tracker)
-        unit = unit_of(tracker.get_slot("unit"))
-        dispatcher.utter_message(response="utter_consent_refused", contact_email=contact_email(
-            unit, tracker.get_slot("enquiry_intent"), lang))
-        return {"consent": False, "requested_slot": None}

@@ -18,6 +18,7 @@ from bot.dialogue.action_runner import (
     HttpActionRunner,
     InProcessActionRunner,
 )
+from bot.dialogue.buttons import ButtonWords, offered_buttons
 from bot.dialogue.domain import LANGUAGE_SLOT, REQUESTED_SLOT, Domain, load_domain
 from bot.dialogue.processor import MessageProcessor
 from bot.dialogue.rules import RulePolicy, load_rules
@@ -33,6 +34,10 @@ MAX_MESSAGE_CHARS = 10_000
 # Two stray words ("alert script") are no reason to change the conversation's language;
 # chat words the lexicon knows ("tack", "kiitos") are.
 MIN_WORDS_TO_SWITCH_LANGUAGE = 3
+# While the form asks for a detail, an answer this short is the detail ("Kahvila Kantele"),
+# even when the NLU reads a need into it; a longer message with a need is a second matter.
+MAX_FORM_ANSWER_WORDS = 4
+FORM_ANSWER_INTENT = "inform"
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 
 
@@ -59,8 +64,10 @@ class Agent:
 
     def __init__(self, router: Router, domain: Domain, policy: RulePolicy,
                  runner: CustomActionRunner, store: SQLTrackerStore, settings: Settings,
-                 *, rng: random.Random | None = None) -> None:
+                 *, rng: random.Random | None = None,
+                 button_words: ButtonWords | None = None) -> None:
         self.router = router
+        self.button_words = button_words or ButtonWords()
         self.domain = domain
         self.policy = policy
         self.runner = runner
@@ -90,21 +97,33 @@ class Agent:
         else:
             runner = InProcessActionRunner(settings.actions_package)
         return cls(router, domain, RulePolicy(rules), runner, SQLTrackerStore(db), settings,
-                   rng=rng)
+                   rng=rng, button_words=ButtonWords.load(settings.buttons_path))
 
     # -- understanding --------------------------------------------------------------------
 
     def parse(self, text: str, tracker: DialogueTracker) -> dict[str, Any]:
-        """The parse data of a user message, Rasa-shaped, with the routing decision."""
+        """The parse data of a user message, Rasa-shaped, with the routing decision.
+
+        Read in this order: a button payload; a typed reply that means one of the buttons
+        just offered; the NLU, whose routing decision may name several units.
+        """
         previous = tracker.get_slot(LANGUAGE_SLOT)
         payload = parse_payload(text, self.domain.intents)
+        method = "payload"
+        if payload is None:
+            button = self.button_words.match(text, offered_buttons(tracker.events),
+                                             previous or "fi")
+            payload = parse_payload(str(button["payload"]), self.domain.intents) if (
+                button) else None
+            method = "button"
         if payload is not None:
             intent, entities = payload
             return {"text": text, "intent": {"name": intent, "confidence": 1.0},
                     "intent_ranking": [{"name": intent, "confidence": 1.0}],
-                    "entities": entities, "language": {"name": previous, "method": "payload"}}
+                    "entities": entities, "language": {"name": previous, "method": method}}
         parsed = self.router.nlu.parse(text, previous)
         decision = self.router.decide(parsed, tracker.slots)
+        needs = [] if decision.conversational else self.router.needs(parsed, tracker.slots)
         parsed["routing"] = {"unit": decision.unit, "intent": decision.intent,
                              "confidence": round(decision.confidence, 4),
                              "needs_clarification": decision.needs_clarification,
@@ -112,13 +131,29 @@ class Agent:
                              "conversational": decision.conversational}
         unsure_chat = (decision.conversational
                        and decision.confidence < CONVERSATIONAL_MIN_CONFIDENCE)
-        if (decision.needs_clarification or unsure_chat) and parsed["intent"]["name"]:
+        if len(needs) > 1:
+            parsed["routing"].update(units=needs, unit=needs[0]["unit"],
+                                     needs_clarification=False)
+            parsed["intent"] = {"name": needs[0]["intent"],
+                                "confidence": needs[0]["confidence"]}
+        elif (decision.needs_clarification or unsure_chat) and parsed["intent"]["name"]:
             parsed["intent"] = {"name": NLU_FALLBACK,
                                 "confidence": parsed["intent"]["confidence"]}
         elif decision.unit and decision.intent != parsed["intent"]["name"]:
             parsed["intent"] = {"name": decision.intent, "confidence": decision.confidence}
+        if self._answers_the_form(tracker, text, bool(decision.unit or len(needs) > 1)):
+            parsed["intent"] = {"name": FORM_ANSWER_INTENT,
+                                "confidence": parsed["intent"]["confidence"]}
         parsed.pop("lemmas", None)
         return parsed
+
+    def _answers_the_form(self, tracker: DialogueTracker, text: str, routed: bool) -> bool:
+        """A short message while the form asks for a detail is that detail, not a need."""
+        form = self.domain.forms.get(tracker.active_loop or "")
+        if not routed or form is None or tracker.get_slot(REQUESTED_SLOT) not in (
+                form.required_slots):
+            return False
+        return len(_WORD.findall(text)) <= MAX_FORM_ANSWER_WORDS
 
     def _language_events(self, tracker: DialogueTracker, parsed: dict[str, Any],
                          chosen: str | None = None) -> list[dict[str, Any]]:

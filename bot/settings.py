@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     domain_path: str = Field("domain.yml", title="Rasa domain")
     rules_path: str = Field("data/rules.yml", title="Rasa rules file or folder")
     routing_path: str = Field("routing", title="Routing table folder")
+    buttons_path: str = Field("data/buttons.yml",
+                              title="Words customers type instead of clicking buttons")
     models_path: str = Field("models", title="Folder of trained models (newest is used)")
     actions_package: str = Field("actions", title="Python package of rasa-sdk actions")
     action_endpoint: str | None = Field(

@@ -98,7 +98,8 @@ def project_settings(tmp_path_factory):
     return Settings(environment="test", database_url=f"sqlite:///{folder}/bot.sqlite3",
                     config_path=str(ROOT / "config.yml"), domain_path=str(ROOT / "domain.yml"),
                     rules_path=str(ROOT / "data" / "rules.yml"),
-                    routing_path=str(ROOT / "routing"), smtp_port=1)
+                    routing_path=str(ROOT / "routing"), smtp_port=1,
+                    buttons_path=str(ROOT / "data" / "buttons.yml"))
 
 
 @pytest.fixture(scope="session")

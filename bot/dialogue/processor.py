@@ -44,6 +44,10 @@ ACTION_DEACTIVATE_LOOP = "action_deactivate_loop"
 BUILT_IN_ACTIONS = {ACTION_LISTEN, ACTION_SESSION_START, ACTION_RESTART,
                     ACTION_DEFAULT_FALLBACK, ACTION_DEACTIVATE_LOOP}
 MAX_ACTIONS_PER_TURN = 12
+# "I didn't understand" is never said twice in a row: the second time, this one (which
+# offers a person) is said instead, when the domain has it.
+FALLBACK_RESPONSE = "utter_default"
+FALLBACK_AGAIN_RESPONSE = "utter_default_again"
 _SDK_MESSAGE_KEYS = {"text", "buttons", "elements", "custom", "template", "response", "image",
                      "attachment", "json_message", "recipient_id"}
 
@@ -161,6 +165,10 @@ class MessageProcessor:
     def _utter(self, tracker: DialogueTracker, response: str, out: list[dict[str, Any]],
                values: dict[str, Any] | None = None,
                buttons: list[dict[str, Any]] | None = None) -> None:
+        if (response == FALLBACK_RESPONSE and FALLBACK_AGAIN_RESPONSE in self.domain.responses
+                and _previous_response(tracker) in (FALLBACK_RESPONSE,
+                                                    FALLBACK_AGAIN_RESPONSE)):
+            response = FALLBACK_AGAIN_RESPONSE
         message = render_response(self.domain, response, tracker.slots, self.rng,
                                   {**self.template_values, **(values or {})})
         if message is None:
@@ -249,3 +257,17 @@ class MessageProcessor:
             else:
                 await self._run_action(tracker, step.ask, out)
         return "done" if step.done else "asked"
+
+
+def _previous_response(tracker: DialogueTracker) -> str | None:
+    """The response name of the bot's last message before the customer's latest one."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return None
+            seen_user = True
+        elif kind == "bot" and seen_user:
+            return (event.get("data") or {}).get("response")
+    return None

@@ -118,10 +118,7 @@ class NLUModel:
         }
         if not cleaned:
             return result
-        probs = self.classifier.predict_proba(self.embedder.encode([cleaned]), [cleaned])[0]
-        order = np.argsort(-probs)[:10]
-        ranking = [{"name": self.classifier.labels[i], "confidence": round(float(probs[i]), 4)}
-                   for i in order]
+        ranking = self.rank([cleaned])[0]
         result["intent"] = ranking[0]
         result["intent_ranking"] = ranking
         if self.entity_extractor is not None:
@@ -129,6 +126,13 @@ class NLUModel:
             result["entities"] = entities
             result["lemmas"] = lemmas
         return result
+
+    def rank(self, texts: list[str], top: int = 10) -> list[list[dict[str, Any]]]:
+        """The intent ranking (best first) of each text, embedded in one batch."""
+        cleaned = [clean_text(t) for t in texts]
+        probs = self.classifier.predict_proba(self.embedder.encode(cleaned), cleaned)
+        return [[{"name": self.classifier.labels[i], "confidence": round(float(p[i]), 4)}
+                 for i in np.argsort(-p)[:top]] for p in probs]
 
     def predict(self, texts: list[str]) -> list[tuple[str, float]]:
         """Top intent and confidence for many texts at once (batched embedding)."""

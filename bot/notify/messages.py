@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.routing import RoutingTable
+from bot.store.enquiries import Notification
 from bot.store.models import Enquiry
 
 LABELS: dict[str, dict[str, str]] = {
@@ -31,6 +33,33 @@ LABELS: dict[str, dict[str, str]] = {
            "reply_language": "Reply language", "consent": "Consent given",
            "words": "The customer's own words", "transcript": "Conversation",
            "customer": "Customer", "bot": "Assistant", "none": "-"},
+}
+STATUS_NAMES = {
+    "fi": {"new": "vastaanotettu", "in_progress": "käsittelyssä", "answered": "vastattu",
+           "closed": "suljettu"},
+    "sv": {"new": "mottaget", "in_progress": "under behandling", "answered": "besvarat",
+           "closed": "avslutat"},
+    "en": {"new": "received", "in_progress": "in progress", "answered": "answered",
+           "closed": "closed"},
+}
+COMPLAINT_LABELS = {"fi": "Palaute / valitus", "sv": "Respons / klagomål",
+                    "en": "Feedback / complaint"}
+COPY_TEXTS = {
+    "fi": {"subject": "Kopio kyselystäsi", "intro": "Kiitos yhteydenotosta! Kyselysi on "
+           "välitetty eteenpäin. Tässä kopio siitä.", "unit": "Vastaanottaja",
+           "reference": "Viitenumero", "expect": "Vastaus tulee yleensä {days} arkipäivän "
+           "kuluessa.", "words": "Kyselysi", "footer": "Tämä on automaattinen viesti; "
+           "voit pyytää tietojesi poistoa vastaamalla tähän viestiin."},
+    "sv": {"subject": "Kopia av ditt ärende", "intro": "Tack för att du kontaktade oss! "
+           "Ditt ärende har förmedlats. Här är en kopia.", "unit": "Mottagare",
+           "reference": "Referensnummer", "expect": "Svaret kommer vanligen inom {days} "
+           "vardagar.", "words": "Ditt ärende", "footer": "Det här är ett automatiskt "
+           "meddelande; du kan be att dina uppgifter raderas genom att svara på det."},
+    "en": {"subject": "A copy of your enquiry", "intro": "Thank you for getting in touch! "
+           "Your enquiry has been forwarded. Here is a copy.", "unit": "Recipient",
+           "reference": "Reference", "expect": "You will usually get a reply within {days} "
+           "working days.", "words": "Your enquiry", "footer": "This is an automatic "
+           "message; you can ask for your data to be deleted by replying to it."},
 }
 LANGUAGE_NAMES = {"fi": {"fi": "suomi", "sv": "ruotsi", "en": "englanti"},
                   "sv": {"fi": "finska", "sv": "svenska", "en": "engelska"},
@@ -85,3 +114,40 @@ def webhook_payload(enquiry: Enquiry) -> str:
         "created_at": enquiry.created_at.isoformat(),
     }
     return json.dumps(body, ensure_ascii=False)
+
+
+def status_name(status: str, lang: str) -> str:
+    """An enquiry status in the customer's language."""
+    return STATUS_NAMES.get(lang, STATUS_NAMES["en"]).get(status, status)
+
+
+def customer_copy(enquiry: Enquiry, unit_name: str, response_days: int) -> tuple[str, str]:
+    """(subject, body) of the copy sent to the customer, in their reply language."""
+    lang = enquiry.reply_language if enquiry.reply_language in COPY_TEXTS else enquiry.language
+    t = COPY_TEXTS.get(lang, COPY_TEXTS["en"])
+    body = "\n".join([
+        t["intro"], "", f"{t['reference']}: {enquiry.reference}", f"{t['unit']}: {unit_name}",
+        t["expect"].format(days=response_days), "", f"{t['words']}:", enquiry.customer_text,
+        "", t["footer"]])
+    return f"[{enquiry.reference}] {t['subject']}", body
+
+
+def enquiry_notifications(enquiry: Enquiry, table: RoutingTable) -> list[Notification]:
+    """What a new enquiry sends: the unit's e-mail, its webhook, the customer's copy."""
+    unit = table.units[enquiry.unit]
+    contact_languages = table.contact(unit.id, language=enquiry.language).languages
+    subject, body = email_text(
+        enquiry, {code: unit.names.get(code) or unit.id for code in ("fi", "sv", "en")},
+        "fi" if "fi" in contact_languages else contact_languages[0])
+    if enquiry.intent == "complaint":
+        subject = f"{subject} ({COMPLAINT_LABELS.get(enquiry.language, COMPLAINT_LABELS['en'])})"
+    out = [Notification("email", enquiry.unit_contact, subject, body)]
+    if unit.webhook_url:
+        out.append(Notification("webhook", unit.webhook_url, None, webhook_payload(enquiry)))
+    if enquiry.customer_email:
+        lang = enquiry.reply_language
+        copy_subject, copy_body = customer_copy(
+            enquiry, unit.names.get(lang) or unit.names.get("fi") or unit.id,
+            unit.response_time_days)
+        out.append(Notification("email", enquiry.customer_email, copy_subject, copy_body))
+    return out

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from bot.errors import RoutingTableError
-from bot.routing.schema import Contact, Route, RoutesFile, Unit, UnitsFile
-from bot.yaml_io import read_yaml
+from bot.routing import public_holidays
+from bot.routing.facts import FACTS_FILE, Fact, Facts, load_facts
+from bot.routing.schema import LANGUAGES, Contact, Route, RoutesFile, Unit, UnitsFile
+from bot.routing.source import Source
 
 
 @dataclass
@@ -38,6 +38,22 @@ class RoutingTable:
     routes: dict[str, Route]
     conversational: set[str]
     timezone: str = "Europe/Helsinki"
+    default_unit: str = ""
+    complaint_unit: str = ""
+    facts: Facts = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.default_unit and self.units:
+            self.default_unit = next(iter(self.units))
+        if not self.complaint_unit:
+            self.complaint_unit = self.default_unit
+
+    def facts_for(self, intent: str | None, kind: str, lang: str) -> Fact | None:
+        """The fact of `kind` (processing_time, fees, application_period, attachments,
+        where_to_apply) about `intent`'s matter in `lang` (English when unknown), or None."""
+        if intent is None:
+            return None
+        return self.facts.get((intent, kind, lang if lang in LANGUAGES else "en"))
 
     def unit_for(self, intent: str, entities: Iterable[Mapping[str, Any]] = (),
                  slots: Mapping[str, Any] | None = None) -> tuple[str, Contact] | None:
@@ -120,73 +136,75 @@ class RoutingTable:
         return RouteDecision(name, conf, None, None, True, candidates)
 
 
-def _validate(model: type[BaseModel], raw: Any, path: Path) -> Any:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = list(err["loc"])
-        # Name list items by their id or intent, not by index, where we can.
-        key_parts: list[str] = []
-        node: Any = raw
-        for part in loc:
-            if isinstance(node, list) and isinstance(part, int) and part < len(node):
-                item = node[part]
-                label = item.get("id") or item.get("intent") if isinstance(item, dict) else None
-                key_parts.append(f"{label}" if label else f"[{part}]")
-                node = item
-            else:
-                key_parts.append(str(part))
-                node = node.get(part) if isinstance(node, dict) else None
-        raise RoutingTableError(path, err["msg"], ".".join(key_parts) or None) from exc
-
-
 def load_routing(folder: str | Path) -> RoutingTable:
-    """Read routing/units.yml and routing/routes.yml and check them against each other.
+    """Read routing/units.yml, routing/routes.yml and (optional) routing/facts.yml and check
+    them against each other.
 
     Raises:
-        RoutingTableError: naming the file and key of the first problem.
+        RoutingTableError: naming the file, line and key of the first problem.
     """
     folder = Path(folder)
-    units_path, routes_path = folder / "units.yml", folder / "routes.yml"
-    units_file: UnitsFile = _validate(UnitsFile, read_yaml(units_path, RoutingTableError),
-                                      units_path)
-    routes_file: RoutesFile = _validate(RoutesFile, read_yaml(routes_path, RoutingTableError),
-                                        routes_path)
+    units_src, routes_src = Source.read(folder / "units.yml"), Source.read(folder / "routes.yml")
+    units_file: UnitsFile = units_src.validate(UnitsFile)
+    routes_file: RoutesFile = routes_src.validate(RoutesFile)
+    units = _check_units(units_src, units_file)
+    routes: dict[str, Route] = {}
+    for index, route in enumerate(routes_file.routes):
+        loc: tuple[str | int, ...] = ("routes", index)
+        if route.intent in routes:
+            raise routes_src.error(loc, "the intent has two routes. Keep one.")
+        if route.intent in routes_file.conversational:
+            raise routes_src.error(loc, "a conversational intent cannot have a route. Remove "
+                                   "the route or take the intent out of 'conversational'.")
+        targets = [(route.unit, route.contact, loc)] + [
+            (c.unit, c.contact, (*loc, "when", n)) for n, c in enumerate(route.when)]
+        for unit_id, role, where in targets:
+            if unit_id not in units:
+                raise routes_src.error(
+                    (*where, "unit"), f"unknown unit '{unit_id}'. Known units: "
+                    f"{', '.join(sorted(units))}")
+            if role and role not in {c.role for c in units[unit_id].contacts}:
+                raise routes_src.error(
+                    (*where, "contact"), f"unit '{unit_id}' has no contact with role '{role}'. "
+                    f"Its roles: {', '.join(c.role for c in units[unit_id].contacts)}")
+        routes[route.intent] = route
+    conversational = set(routes_file.conversational)
+    facts = load_facts(folder / FACTS_FILE, set(routes), conversational)
+    this_year = datetime.now().year
+    public_holidays.preload(range(this_year - 1, this_year + 3))
+    default = units_file.default_unit or next(iter(units))
+    return RoutingTable(units, routes, conversational, units_file.timezone,
+                        default_unit=default, complaint_unit=units_file.complaint_unit or default,
+                        facts=facts)
+
+
+def _check_units(src: Source, parsed: UnitsFile) -> dict[str, Unit]:
+    """Units by id, checked against each other."""
     units: dict[str, Unit] = {}
-    for unit in units_file.units:
+    for index, unit in enumerate(parsed.units):
         if unit.id in units:
-            raise RoutingTableError(units_path, "the same unit id appears twice", unit.id)
+            raise src.error(("units", index, "id"), "the same unit id appears twice")
         units[unit.id] = unit
-    for unit in units.values():
+    known = ", ".join(sorted(units))
+    for index, unit in enumerate(parsed.units):
+        loc: tuple[str | int, ...] = ("units", index)
         if unit.fallback is not None and unit.fallback not in units:
-            raise RoutingTableError(
-                units_path, f"fallback names unknown unit '{unit.fallback}'. "
-                f"Known units: {', '.join(sorted(units))}", f"{unit.id}.fallback")
+            raise src.error((*loc, "fallback"),
+                            f"fallback names unknown unit '{unit.fallback}'. Known units: {known}")
         for lang in ("fi", "sv"):
             if not any(lang in c.languages for c in unit.contacts):
-                raise RoutingTableError(
-                    units_path, f"no contact serves '{lang}'. Every unit needs a contact for "
-                    "Finnish and one for Swedish.", f"{unit.id}.contacts")
+                raise src.error((*loc, "contacts"), f"no contact serves '{lang}'. Every unit "
+                                "needs a contact for Finnish and one for Swedish.")
         roles = [c.role for c in unit.contacts]
         if len(set(roles)) != len(roles):
-            raise RoutingTableError(units_path, "two contacts share a role", f"{unit.id}.contacts")
-    routes: dict[str, Route] = {}
-    for route in routes_file.routes:
-        if route.intent in routes:
-            raise RoutingTableError(routes_path, "the intent has two routes", route.intent)
-        if route.intent in routes_file.conversational:
-            raise RoutingTableError(
-                routes_path, "a conversational intent cannot have a route", route.intent)
-        targets = [(route.unit, route.contact)] + [(c.unit, c.contact) for c in route.when]
-        for unit_id, role in targets:
-            if unit_id not in units:
-                raise RoutingTableError(
-                    routes_path, f"unknown unit '{unit_id}'. Known units: "
-                    f"{', '.join(sorted(units))}", f"{route.intent}.unit")
-            if role and role not in {c.role for c in units[unit_id].contacts}:
-                raise RoutingTableError(
-                    routes_path, f"unit '{unit_id}' has no contact with role '{role}'",
-                    f"{route.intent}.contact")
-        routes[route.intent] = route
-    return RoutingTable(units, routes, set(routes_file.conversational), units_file.timezone)
+            raise src.error((*loc, "contacts"), "two contacts share a role")
+    for key in ("default_unit", "complaint_unit"):
+        unit_id = getattr(parsed, key)
+        if unit_id is None:
+            continue
+        if unit_id not in units:
+            raise src.error((key,), f"{key} names unknown unit '{unit_id}'. Known units: {known}")
+        if units[unit_id].non_business:
+            raise src.error((key,), f"{key} names '{unit_id}', which is marked non_business: "
+                            "enquiries sent there would not be handled. Name a business unit.")
+    return units

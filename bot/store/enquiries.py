@@ -72,17 +72,122 @@ def create_enquiry(db: Database, new: NewEnquiry,
         session.add(enquiry)
         session.flush()
         enquiry.reference = reference_for(enquiry.id, now)
-        queued = list(notifications or []) + (list(render(enquiry)) if render else [])
-        for n in queued:
-            session.add(OutboxMessage(
-                idempotency_key=f"{enquiry.reference}:{n.kind}:{n.recipient}",
-                enquiry_id=enquiry.id, kind=n.kind, recipient=n.recipient, subject=n.subject,
-                body=n.body, status="pending", attempts=0, next_attempt_at=now,
-                created_at=now))
+        _queue(session, enquiry, list(notifications or []) + (
+            list(render(enquiry)) if render else []), now)
         return enquiry.id, enquiry.reference
+
+
+def _queue(session: Any, enquiry: Enquiry, notifications: list[Notification],
+           now: datetime) -> None:
+    """Add the enquiry's notifications to the outbox (same transaction)."""
+    for n in notifications:
+        session.add(OutboxMessage(
+            idempotency_key=f"{enquiry.reference}:{n.kind}:{n.recipient}",
+            enquiry_id=enquiry.id, kind=n.kind, recipient=n.recipient, subject=n.subject,
+            body=n.body, status="pending", attempts=0, next_attempt_at=now, created_at=now))
 
 
 def get_enquiry(db: Database, reference: str) -> Enquiry | None:
     """The enquiry with this reference, or None."""
     with db.session() as session:
         return session.scalars(select(Enquiry).where(Enquiry.reference == reference)).first()
+
+
+# A reference as customers type it: BP-2026-000123.
+REFERENCE_PATTERN = rf"\b{REFERENCE_PREFIX}-\d{{4}}-\d{{6}}\b"
+MAX_TRANSCRIPT_TURN_CHARS = 2000
+_NO_VALUE = (None, "", "-")
+
+
+@dataclass
+class CustomerDetails:
+    """The contact shared by every enquiry of one submission."""
+
+    name: str
+    company: str | None
+    business_id: str | None
+    email: str | None
+    phone: str | None
+    language: str
+    reply_language: str
+    notice_version: str
+
+    @classmethod
+    def from_slots(cls, slots: dict[str, Any], *, language: str,
+                   notice_version: str) -> CustomerDetails:
+        """From the form's slots (name, company, business_id, contact, reply_language)."""
+        from bot.nlu.validators import EMAIL, normalise_phone
+
+        contact = str(slots.get("contact") or "")
+        email = EMAIL.search(contact)
+        return cls(
+            name=str(slots.get("name") or ""),
+            company=None if slots.get("company") in _NO_VALUE else str(slots["company"]),
+            business_id=None if slots.get("business_id") in _NO_VALUE
+            else str(slots["business_id"]),
+            email=email.group(0).lower() if email else None,
+            phone=None if email else normalise_phone(contact),
+            language=language, reply_language=str(slots.get("reply_language") or language),
+            notice_version=notice_version)
+
+
+def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation's messages, for the staff: who said what."""
+    turns = []
+    for event in events:
+        if event.get("event") in ("user", "bot") and event.get("text"):
+            turns.append({"from": "customer" if event["event"] == "user" else "bot",
+                          "text": str(event["text"])[:MAX_TRANSCRIPT_TURN_CHARS]})
+    return turns
+
+
+def submit_matters(db: Database, sender_id: str, customer: CustomerDetails,
+                   matters: list[tuple[dict[str, Any], str]], events: list[dict[str, Any]],
+                   *, confidence: float | None = None, render: Any = None) -> list[str]:
+    """One enquiry per matter ({unit, intent, text}, with its unit contact's address), all in
+    one transaction with their notifications; return the references in order.
+
+    Sending the summary is the customer's consent: its time is stored with the notice
+    version on every enquiry.
+    """
+    shared = transcript(events)
+    references = []
+    now = datetime.now(UTC)
+    with db.session() as session:
+        for matter, unit_contact in matters:
+            enquiry = Enquiry(
+                sender_id=sender_id, created_at=now, language=customer.language,
+                reply_language=customer.reply_language, intent=matter.get("intent"),
+                confidence=confidence, unit=matter["unit"], unit_contact=unit_contact,
+                customer_name=customer.name, company=customer.company,
+                business_id=customer.business_id, customer_email=customer.email,
+                customer_phone=customer.phone, consent_at=now,
+                notice_version=customer.notice_version,
+                customer_text=str(matter.get("text") or ""), transcript=shared, status="new",
+                history=[{"at": now.isoformat(), "event": "created", "unit": matter["unit"]}])
+            session.add(enquiry)
+            session.flush()
+            enquiry.reference = reference_for(enquiry.id, now)
+            _queue(session, enquiry, list(render(enquiry)) if render else [], now)
+            references.append(enquiry.reference)
+    return references
+
+
+@dataclass
+class EnquiryStatus:
+    """What the customer may learn of an enquiry, with what proves it is theirs."""
+
+    reference: str
+    status: str
+    unit: str
+    sender_id: str
+    customer_email: str | None
+
+
+def enquiry_status(db: Database, reference: str) -> EnquiryStatus | None:
+    """The status of the enquiry with this reference, or None."""
+    enquiry = get_enquiry(db, reference)
+    if enquiry is None or enquiry.reference is None:
+        return None
+    return EnquiryStatus(enquiry.reference, enquiry.status, enquiry.unit, enquiry.sender_id,
+                         enquiry.customer_email)

@@ -1,0 +1,165 @@
+"""Questions about the matter: hours, contact, cost, time, how to apply, status, language."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import (
+    OPEN,
+    SUBMITTED,
+    all_matters,
+    contact_for,
+    language_of,
+    latest_words,
+    matter_events,
+    restate_offer,
+    table,
+    unit_of,
+)
+from bot import runtime
+from bot.nlu.validators import EMAIL
+from bot.notify.messages import status_name
+from bot.routing.hours import describe_hours, now_in, open_now_text
+from bot.store.enquiries import REFERENCE_PATTERN, enquiry_status
+
+# Which facts of routing/facts.yml answer which question.
+FACT_KINDS = {
+    "ask_cost": ["fees"],
+    "ask_processing_time": ["processing_time"],
+    "ask_where_to_apply": ["where_to_apply", "application_period", "attachments"],
+}
+_REFERENCE = re.compile(REFERENCE_PATTERN, re.IGNORECASE)
+
+
+def _current_matter(tracker: Tracker) -> dict[str, Any] | None:
+    """The open matter, else the one sent last, else None."""
+    matters = all_matters(tracker)
+    opened = [m for m in matters if m.get("state") == OPEN]
+    if opened:
+        return opened[0]
+    sent = [m for m in matters if m.get("state") == SUBMITTED]
+    return sent[-1] if sent else None
+
+
+class ActionAnswerFollowup(Action):
+    """Answer a question about the matter from routing/units.yml and routing/facts.yml.
+
+    A question with no fact is added to the open matter's text, so that staff see it.
+    """
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_answer_followup"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: DomainDict) -> list[EventType]:
+        """Answer, then restate the pending offer in one line."""
+        lang = language_of(tracker)
+        intent = tracker.get_intent_of_latest_message()
+        matter = _current_matter(tracker)
+        unit = unit_of(matter["unit"] if matter else table().default_unit)
+        events: list[EventType] = []
+        if intent == "ask_opening_hours":
+            now = now_in(table().timezone)
+            dispatcher.utter_message(
+                response="utter_hours", unit_name=unit.names.get(lang),
+                hours=describe_hours(unit.opening_hours, lang, now),
+                open_now=open_now_text(unit.opening_hours, lang, now))
+        elif intent == "ask_contact":
+            contact = contact_for(unit, matter["intent"] if matter else None, lang)
+            dispatcher.utter_message(
+                response="utter_contact", unit_name=unit.names.get(lang),
+                contact_title=contact.title_for(lang), contact_email=contact.email,
+                phone=unit.phone, address=unit.address_for(lang),
+                unit_url=unit.url_for(lang) or "")
+        else:
+            events = self._facts(dispatcher, tracker, matter, intent, lang)
+        restate_offer(dispatcher, tracker)
+        return events
+
+    @staticmethod
+    def _facts(dispatcher: CollectingDispatcher, tracker: Tracker,
+               matter: dict[str, Any] | None, intent: str | None, lang: str
+               ) -> list[EventType]:
+        if matter is None:
+            dispatcher.utter_message(response="utter_no_fact_no_matter")
+            return []
+        facts = [table().facts_for(matter.get("intent"), kind, lang)
+                 for kind in FACT_KINDS.get(intent or "", [])]
+        found = [f for f in facts if f is not None]
+        for fact in found:
+            dispatcher.utter_message(response="utter_fact", fact=fact.text, source=fact.source)
+        if found:
+            return []
+        if matter.get("state") != OPEN:
+            dispatcher.utter_message(response="utter_no_fact_after_submit",
+                                     reference=matter.get("reference"))
+            return []
+        dispatcher.utter_message(response="utter_no_fact")
+        question = latest_words(tracker)
+        matters = all_matters(tracker)
+        for m in matters:
+            if m == matter and question:
+                m["text"] = f"{m['text']}\n{question}".strip()
+                break
+        return matter_events(matters)
+
+
+class ActionEnquiryStatus(Action):
+    """The status of an enquiry, only to its own conversation or with its e-mail address."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_enquiry_status"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: DomainDict) -> list[EventType]:
+        """Look the reference up; reveal nothing to anyone else."""
+        lang = language_of(tracker)
+        text = str(tracker.latest_message.get("text") or "")
+        given = next(tracker.get_latest_entity_values("reference"), None)
+        match = _REFERENCE.search(str(given or text))
+        email = EMAIL.search(text)
+        if match:
+            references = [match.group(0).upper()]
+        else:
+            references = [str(m["reference"]) for m in all_matters(tracker)
+                          if m.get("state") == SUBMITTED and m.get("reference")]
+        told = False
+        for reference in references:
+            found = enquiry_status(runtime.current().db, reference)
+            mine = found is not None and (
+                found.sender_id == tracker.sender_id
+                or (email is not None and found.customer_email is not None
+                    and email.group(0).lower() == found.customer_email.lower()))
+            if found is None or not mine:
+                continue
+            dispatcher.utter_message(response="utter_status", reference=reference,
+                                     status_name=status_name(found.status, lang),
+                                     unit_name=unit_of(found.unit).names.get(lang))
+            told = True
+        if not told:
+            dispatcher.utter_message(response="utter_status_how_to_ask")
+        restate_offer(dispatcher, tracker)
+        return []
+
+
+class ActionSwitchLanguage(Action):
+    """Go on in the language asked for (the slot is already set from the message)."""
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_switch_language"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: DomainDict) -> list[EventType]:
+        """Confirm in the new language and restate what was pending."""
+        dispatcher.utter_message(response="utter_language_switched")
+        restate_offer(dispatcher, tracker)
+        return []
