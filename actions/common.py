@@ -70,6 +70,15 @@ def response_text(domain: DomainDict, name: str, lang: str) -> str:
     return name
 
 
+def response_buttons(domain: DomainDict, name: str, lang: str) -> list[dict[str, Any]]:
+    """The buttons of a response's variation for `lang`."""
+    for variation in domain.get("responses", {}).get(name, []):
+        conditions = variation.get("condition") or []
+        if any(c.get("name") == "language" and c.get("value") == lang for c in conditions):
+            return [dict(b) for b in variation.get("buttons") or []]
+    return []
+
+
 def is_payload(text: str) -> bool:
     """A button payload such as "/affirm", not words."""
     return text.strip().startswith("/")

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
+    FORM,
     all_matters,
     contact_for,
     customer_words,
@@ -19,11 +20,13 @@ from actions.common import (
     matter_lines,
     new_matter,
     open_matters,
+    response_buttons,
     response_text,
     restate_offer,
     table,
     unit_of,
 )
+from actions.followups import answer_question
 
 UNCLASSIFIED = "unclassified"
 COMPLAINT = "complaint"
@@ -31,28 +34,44 @@ COMPLAINT = "complaint"
 MIN_CANDIDATE_CONFIDENCE = 0.08
 MAX_CLARIFY_TRIES = 2
 MAX_CLARIFY_BUTTONS = 3
+# The entity of the "forward both" button: add the possible need and go on to the form.
+FORWARD_ENTITY = "forward"
 
 
-def _needs(tracker: Tracker, words: str) -> list[dict[str, Any]]:
-    """The needs of the latest message: several when the NLU found several units."""
+def _needs(tracker: Tracker, words: str
+           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The needs of the latest message, and the possible needs to offer besides them."""
     routing = tracker.latest_message.get("routing") or {}
-    several = [n for n in routing.get("units") or [] if n.get("unit") in table().units]
-    if len(several) > 1:
-        return [{"unit": n["unit"], "intent": n.get("intent"),
-                 "text": str(n.get("text") or words)} for n in several]
-    intent = tracker.get_intent_of_latest_message()
-    found = table().unit_for(intent) if intent else None
-    unit = routing.get("unit") or (found[0] if found else None)
-    return [{"unit": unit_of(unit).id, "intent": intent, "text": words}]
-
-
-def _offer(dispatcher: CollectingDispatcher, matters: list[dict[str, Any]]) -> None:
-    opened = open_matters(matters)
-    if len(opened) > 1:
-        dispatcher.utter_message(response="utter_offer_forward_several")
+    listed = [n for n in routing.get("units") or [] if n.get("unit") in table().units]
+    sure = [n for n in listed if not n.get("possible")]
+    if len(sure) > 1:
+        needs = [{"unit": n["unit"], "intent": n.get("intent"),
+                  "text": str(n.get("text") or words)} for n in sure]
     else:
-        dispatcher.utter_message(response="utter_offer_forward",
-                                 response_days=unit_of(opened[0]["unit"]).response_time_days)
+        intent = tracker.get_intent_of_latest_message()
+        found = table().unit_for(intent) if intent else None
+        unit = routing.get("unit") or (found[0] if found else None)
+        needs = [{"unit": unit_of(unit).id, "intent": intent, "text": words}]
+    units = {n["unit"] for n in needs}
+    possible = [{"unit": n["unit"], "intent": n.get("intent"), "text": str(n.get("text"))}
+                for n in listed if n.get("possible") and n["unit"] not in units
+                and not unit_of(n["unit"]).referral and not unit_of(n["unit"]).non_business]
+    return needs, possible[:1]
+
+
+def _offer(dispatcher: CollectingDispatcher, matters: list[dict[str, Any]],
+           also: list[dict[str, Any]] | None = None, domain: DomainDict | None = None,
+           lang: str = "fi") -> None:
+    """Offer to forward the open matters; with `also`, a button to forward that one too."""
+    opened = open_matters(matters)
+    name = "utter_offer_forward_several" if len(opened) > 1 else "utter_offer_forward"
+    buttons = None
+    if also and domain is not None:
+        buttons = [*response_buttons(domain, name, lang), {
+            "title": response_text(domain, "utter_button_forward_both", lang),
+            "payload": f'/add_matter{{"{FORWARD_ENTITY}": "yes"}}'}]
+    dispatcher.utter_message(response=name, buttons=buttons,
+                             response_days=unit_of(opened[0]["unit"]).response_time_days)
 
 
 class ActionRouteEnquiry(Action):
@@ -74,7 +93,7 @@ class ActionRouteEnquiry(Action):
         matters = all_matters(tracker)
         opened = open_matters(matters)
         words = latest_words(tracker) if matters else customer_words(tracker)
-        needs = _needs(tracker, words or latest_words(tracker))
+        needs, possible = _needs(tracker, words or latest_words(tracker))
         if len(needs) == 1 and unit_of(needs[0]["unit"]).non_business:
             unit = unit_of(needs[0]["unit"])
             dispatcher.utter_message(response="utter_answer_city_services")
@@ -95,8 +114,11 @@ class ActionRouteEnquiry(Action):
             return [*events, *matter_events(matters), SlotSet("offer_pending", True)]
         unit = unit_of(new[0]["unit"])
         intent = new[0]["intent"]
+        question = (tracker.latest_message.get("routing") or {}).get("question")
         dispatcher.utter_message(response="utter_routed", unit_name=unit.names.get(lang))
-        if intent and f"utter_answer_{intent}" in domain.get("responses", {}):
+        if question:  # "how much does a terrace permit cost?": answer it, not the topic
+            answer_question(dispatcher, question, new[0], lang, "")
+        elif intent and f"utter_answer_{intent}" in domain.get("responses", {}):
             dispatcher.utter_message(response=f"utter_answer_{intent}")
         if unit.url_for(lang):
             dispatcher.utter_message(response="utter_more_info", unit_url=unit.url_for(lang))
@@ -105,6 +127,13 @@ class ActionRouteEnquiry(Action):
                                      contact_email=contact_for(unit, intent, lang).email)
             return [*events, SlotSet("offer_pending", False)]
         matters += new
+        if possible:
+            also = [new_matter(n["unit"], n["intent"], n["text"]) for n in possible]
+            dispatcher.utter_message(response="utter_also_need",
+                                     matter_lines=matter_lines(also, lang))
+            _offer(dispatcher, matters, also, domain, lang)
+            return [*events, *matter_events(matters), SlotSet("offer_pending", True),
+                    SlotSet("pending_matter", also)]
         _offer(dispatcher, matters)
         return [*events, *matter_events(matters), SlotSet("offer_pending", True)]
 
@@ -167,6 +196,10 @@ class ActionAddMatter(_PendingMatterMixin, Action):
         dispatcher.utter_message(response="utter_matter_added",
                                  matter_lines=matter_lines(open_matters(matters),
                                                            language_of(tracker)))
+        forward = next(tracker.get_latest_entity_values(FORWARD_ENTITY), None)
+        if forward and not tracker.active_loop.get("name"):
+            return [*matter_events(matters), SlotSet("pending_matter", None),
+                    SlotSet("offer_pending", False), FollowupAction(FORM)]
         return self._continue(dispatcher, tracker, matters)
 
 

@@ -37,16 +37,6 @@ FACT_KINDS = {
 _REFERENCE = re.compile(REFERENCE_PATTERN, re.IGNORECASE)
 
 
-def _current_matter(tracker: Tracker) -> dict[str, Any] | None:
-    """The open matter, else the one sent last, else None."""
-    matters = all_matters(tracker)
-    opened = [m for m in matters if m.get("state") == OPEN]
-    if opened:
-        return opened[0]
-    sent = [m for m in matters if m.get("state") == SUBMITTED]
-    return sent[-1] if sent else None
-
-
 class ActionAnswerFollowup(Action):
     """Answer a question about the matter from routing/units.yml and routing/facts.yml.
 
@@ -60,55 +50,64 @@ class ActionAnswerFollowup(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: DomainDict) -> list[EventType]:
         """Answer, then restate the pending offer in one line."""
-        lang = language_of(tracker)
-        intent = tracker.get_intent_of_latest_message()
-        matter = _current_matter(tracker)
-        unit = unit_of(matter["unit"] if matter else table().default_unit)
-        events: list[EventType] = []
-        if intent == "ask_opening_hours":
-            now = now_in(table().timezone)
-            dispatcher.utter_message(
-                response="utter_hours", unit_name=unit.names.get(lang),
-                hours=describe_hours(unit.opening_hours, lang, now),
-                open_now=open_now_text(unit.opening_hours, lang, now))
-        elif intent == "ask_contact":
-            contact = contact_for(unit, matter["intent"] if matter else None, lang)
-            dispatcher.utter_message(
-                response="utter_contact", unit_name=unit.names.get(lang),
-                contact_title=contact.title_for(lang), contact_email=contact.email,
-                phone=unit.phone, address=unit.address_for(lang),
-                unit_url=unit.url_for(lang) or "")
-        else:
-            events = self._facts(dispatcher, tracker, matter, intent, lang)
-        restate_offer(dispatcher, tracker)
-        return events
-
-    @staticmethod
-    def _facts(dispatcher: CollectingDispatcher, tracker: Tracker,
-               matter: dict[str, Any] | None, intent: str | None, lang: str
-               ) -> list[EventType]:
-        if matter is None:
-            dispatcher.utter_message(response="utter_no_fact_no_matter")
-            return []
-        facts = [table().facts_for(matter.get("intent"), kind, lang)
-                 for kind in FACT_KINDS.get(intent or "", [])]
-        found = [f for f in facts if f is not None]
-        for fact in found:
-            dispatcher.utter_message(response="utter_fact", fact=fact.text, source=fact.source)
-        if found:
-            return []
-        if matter.get("state") != OPEN:
-            dispatcher.utter_message(response="utter_no_fact_after_submit",
-                                     reference=matter.get("reference"))
-            return []
-        dispatcher.utter_message(response="utter_no_fact")
-        question = latest_words(tracker)
         matters = all_matters(tracker)
-        for m in matters:
-            if m == matter and question:
-                m["text"] = f"{m['text']}\n{question}".strip()
-                break
-        return matter_events(matters)
+        changed = answer_question(dispatcher, tracker.get_intent_of_latest_message(),
+                                  _current_matter(matters), language_of(tracker),
+                                  latest_words(tracker))
+        restate_offer(dispatcher, tracker)
+        return matter_events(matters) if changed else []
+
+
+def _current_matter(matters: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The open matter, else the one sent last, else None."""
+    opened = [m for m in matters if m.get("state") == OPEN]
+    if opened:
+        return opened[0]
+    sent = [m for m in matters if m.get("state") == SUBMITTED]
+    return sent[-1] if sent else None
+
+
+def answer_question(dispatcher: CollectingDispatcher, intent: str | None,
+                    matter: dict[str, Any] | None, lang: str, question: str) -> bool:
+    """Answer a question about `matter` (its unit's hours or contact, or facts of its topic).
+
+    Without a fact, the question is added to the open matter's text (changed in place) so
+    that staff see it; returns whether it was.
+    """
+    unit = unit_of(matter["unit"] if matter else table().default_unit)
+    if intent == "ask_opening_hours":
+        now = now_in(table().timezone)
+        dispatcher.utter_message(
+            response="utter_hours", unit_name=unit.names.get(lang),
+            hours=describe_hours(unit.opening_hours, lang, now),
+            open_now=open_now_text(unit.opening_hours, lang, now))
+        return False
+    if intent == "ask_contact":
+        contact = contact_for(unit, matter["intent"] if matter else None, lang)
+        dispatcher.utter_message(
+            response="utter_contact", unit_name=unit.names.get(lang),
+            contact_title=contact.title_for(lang), contact_email=contact.email,
+            phone=unit.phone, address=unit.address_for(lang), unit_url=unit.url_for(lang) or "")
+        return False
+    if matter is None:
+        dispatcher.utter_message(response="utter_no_fact_no_matter")
+        return False
+    facts = [table().facts_for(matter.get("intent"), kind, lang)
+             for kind in FACT_KINDS.get(intent or "", [])]
+    found = [f for f in facts if f is not None]
+    for fact in found:
+        dispatcher.utter_message(response="utter_fact", fact=fact.text, source=fact.source)
+    if found:
+        return False
+    if matter.get("state") != OPEN:
+        dispatcher.utter_message(response="utter_no_fact_after_submit",
+                                 reference=matter.get("reference"))
+        return False
+    dispatcher.utter_message(response="utter_no_fact")
+    if question and question not in matter["text"]:
+        matter["text"] = f"{matter['text']}\n{question}".strip()
+        return True
+    return False
 
 
 class ActionEnquiryStatus(Action):

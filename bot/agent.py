@@ -23,6 +23,7 @@ from bot.dialogue.domain import LANGUAGE_SLOT, REQUESTED_SLOT, Domain, load_doma
 from bot.dialogue.processor import MessageProcessor
 from bot.dialogue.rules import RulePolicy, load_rules
 from bot.dialogue.tracker import DialogueTracker, slot_event
+from bot.routing import RouteDecision
 from bot.service import Router
 from bot.settings import Settings
 from bot.store.db import Database
@@ -38,6 +39,12 @@ MIN_WORDS_TO_SWITCH_LANGUAGE = 3
 # even when the NLU reads a need into it; a longer message with a need is a second matter.
 MAX_FORM_ANSWER_WORDS = 4
 FORM_ANSWER_INTENT = "inform"
+# A language switch is short ("Voitteko vastata suomeksi?"); a longer message that reads as
+# one is a need that mentions a language ("can my kids borrow English books?").
+MAX_LANGUAGE_SWITCH_WORDS = 10
+# The matters of the conversation (a list slot of {unit, intent, text, state, reference}).
+MATTERS_SLOT = "matters"
+MATTER_OPEN = "open"
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 
 
@@ -68,6 +75,12 @@ class Agent:
                  button_words: ButtonWords | None = None) -> None:
         self.router = router
         self.button_words = button_words or ButtonWords()
+        # Intents that switch the language: those that fill the language slot.
+        language_slot = domain.slots.get(LANGUAGE_SLOT)
+        self._switch_intents = {
+            str(i) for mapping in (language_slot.mappings if language_slot else [])
+            for i in ([mapping.intent] if isinstance(mapping.intent, str)
+                      else mapping.intent or [])}
         self.domain = domain
         self.policy = policy
         self.runner = runner
@@ -123,29 +136,58 @@ class Agent:
                     "entities": entities, "language": {"name": previous, "method": method}}
         parsed = self.router.nlu.parse(text, previous)
         decision = self.router.decide(parsed, tracker.slots)
+        behind = self._question_with_a_need(tracker, parsed, decision)
+        if behind is not None:
+            parsed["question"] = decision.intent
+            decision = behind
         needs = [] if decision.conversational else self.router.needs(parsed, tracker.slots)
         parsed["routing"] = {"unit": decision.unit, "intent": decision.intent,
+                             "question": parsed.pop("question", None),
                              "confidence": round(decision.confidence, 4),
                              "needs_clarification": decision.needs_clarification,
                              "candidates": decision.candidates,
                              "conversational": decision.conversational}
         unsure_chat = (decision.conversational
                        and decision.confidence < CONVERSATIONAL_MIN_CONFIDENCE)
-        if len(needs) > 1:
-            parsed["routing"].update(units=needs, unit=needs[0]["unit"],
-                                     needs_clarification=False)
-            parsed["intent"] = {"name": needs[0]["intent"],
-                                "confidence": needs[0]["confidence"]}
+        sure = [n for n in needs if not n["possible"]]
+        if needs:
+            parsed["routing"]["units"] = needs
+        if len(sure) > 1 or (sure and decision.needs_clarification):
+            parsed["routing"].update(unit=sure[0]["unit"], needs_clarification=False)
+            parsed["intent"] = {"name": sure[0]["intent"], "confidence": sure[0]["confidence"]}
         elif (decision.needs_clarification or unsure_chat) and parsed["intent"]["name"]:
             parsed["intent"] = {"name": NLU_FALLBACK,
                                 "confidence": parsed["intent"]["confidence"]}
         elif decision.unit and decision.intent != parsed["intent"]["name"]:
             parsed["intent"] = {"name": decision.intent, "confidence": decision.confidence}
-        if self._answers_the_form(tracker, text, bool(decision.unit or len(needs) > 1)):
+        if self._answers_the_form(tracker, text, bool(decision.unit or sure)):
             parsed["intent"] = {"name": FORM_ANSWER_INTENT,
                                 "confidence": parsed["intent"]["confidence"]}
         parsed.pop("lemmas", None)
         return parsed
+
+    def _question_with_a_need(self, tracker: DialogueTracker, parsed: dict[str, Any],
+                              decision: RouteDecision) -> RouteDecision | None:
+        """With no matter open, a question that names a need routes that need.
+
+        ("How much does a terrace permit cost?" goes to streets, and the question is then
+        answered.) A long message read as a language switch is a need that mentions a
+        language, so it is weighed the same way.
+        """
+        if not decision.conversational or decision.intent is None:
+            return None
+        if any(isinstance(m, dict) and m.get("state") == MATTER_OPEN
+               for m in tracker.get_slot(MATTERS_SLOT) or []):
+            return None
+        switch = decision.intent in self._switch_intents and len(
+            _WORD.findall(str(parsed.get("text") or ""))) > MAX_LANGUAGE_SWITCH_WORDS
+        if decision.intent not in self.router.table.questions and not switch:
+            return None
+        behind = self.router.need_behind(parsed, tracker.slots)
+        if behind is None and switch:  # neither a switch nor a clear need: ask
+            return RouteDecision(decision.intent, decision.confidence, None, None, True,
+                                 decision.candidates)
+        return behind
 
     def _answers_the_form(self, tracker: DialogueTracker, text: str, routed: bool) -> bool:
         """A short message while the form asks for a detail is that detail, not a need."""

@@ -10,27 +10,39 @@ from typing import Any
 from bot.nlu.model import NLUModel, load_model
 from bot.routing import RouteDecision, RoutingTable, load_routing
 
-
 # Several needs in one message: sentences, and clauses joined by these words.
 _SENTENCES = re.compile(r"(?<=[.!?;:])\s+|\n+")
-_CONNECTORS = re.compile(
-    r",?\s+\b(?:ja|sekä|lisäksi|myös|and|also|plus|as well as|additionally|och|samt|"
-    r"dessutom|även|också)\b\s+", re.IGNORECASE)
+_CONNECTOR_WORDS = (r"ja|sekä|lisäksi|lisäks|myös|samalla|and|also|plus|as well as|besides|"
+                    r"separately|additionally|och|o|samt|dessutom|även|också|samtidigt")
+_CONNECTORS = re.compile(rf",?\s+\b(?:{_CONNECTOR_WORDS})\b\s+", re.IGNORECASE)
+_STARTS_JOINED = re.compile(rf"^(?:{_CONNECTOR_WORDS})\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 MIN_CLAUSE_WORDS = 2
 MAX_CLAUSES = 8
-# A clause counts as a need of its own only when it is this clear on its own.
-MIN_NEED_CONFIDENCE = 0.6
+# A clause is a need of its own when it is this clear on its own and the whole message
+# gives its unit at least this share: a background sentence ("we have four employees")
+# reads as a need alone, but not within the whole message.
+MIN_NEED_CONFIDENCE = 0.7
+MIN_NEED_SHARE = 0.02
+# A very clear clause that the whole message does not support is a possible need: the
+# bot offers it ("do you also need ...?") instead of deciding.
+MIN_POSSIBLE_NEED_CONFIDENCE = 0.9
+# A question names a need when the routable intents carry at least this much of its ranking.
+MIN_NEED_BEHIND_MASS = 0.2
 
 
-def clauses(text: str) -> list[str]:
-    """The sentences and joined clauses of a message that could each carry a need."""
-    parts: list[str] = []
+def clauses(text: str) -> list[tuple[str, bool]]:
+    """The sentences and joined clauses of a message that could each carry a need.
+
+    Each comes with whether the customer joined it on with a word such as "also".
+    """
+    parts: list[tuple[str, bool]] = []
     for sentence in _SENTENCES.split(text):
-        for part in _CONNECTORS.split(sentence):
-            part = part.strip(" ,;:-")
-            if len(_WORD.findall(part)) >= MIN_CLAUSE_WORDS:
-                parts.append(part)
+        pieces = _CONNECTORS.split(sentence)
+        for i, piece in enumerate(pieces):
+            piece = piece.strip(" ,;:-")
+            if len(_WORD.findall(piece)) >= MIN_CLAUSE_WORDS:
+                parts.append((piece, i > 0 or bool(_STARTS_JOINED.match(piece))))
     return parts[:MAX_CLAUSES]
 
 
@@ -65,36 +77,75 @@ class Router:
         parts = clauses(str(parsed.get("text") or ""))
         if len(parts) < 2:
             return []
+        whole, *rankings = self.nlu.rank([str(parsed.get("text") or ""),
+                                          *(p for p, _ in parts)],
+                                         top=len(self.nlu.classifier.labels))
+        share: dict[str, float] = {}
+        for item in whole:
+            unit = self.table.unit_for(str(item["name"]))
+            if unit is not None:
+                share[unit[0]] = share.get(unit[0], 0.0) + float(item["confidence"])
         found: dict[str, dict[str, Any]] = {}
         context: list[str] = []
-        for part, ranking in zip(parts, self.nlu.rank(parts), strict=True):
+        for (part, joined), ranking in zip(parts, rankings, strict=True):
             decision = self.decide({"intent_ranking": ranking,
                                     "entities": parsed.get("entities") or []}, slots)
-            if (decision.unit is None or decision.needs_clarification
-                    or decision.confidence < MIN_NEED_CONFIDENCE):
+            clear = (decision.unit is not None and not decision.needs_clarification
+                     and decision.confidence >= MIN_NEED_CONFIDENCE)
+            supported = share.get(str(decision.unit), 0.0) >= MIN_NEED_SHARE
+            possible = joined or decision.confidence >= MIN_POSSIBLE_NEED_CONFIDENCE
+            if not clear or not (supported or possible):
                 if not found:
                     context.append(part)  # background before the first need
                 continue
-            need = found.setdefault(decision.unit, {
+            need = found.setdefault(str(decision.unit), {
                 "unit": decision.unit, "intent": decision.intent,
-                "confidence": round(decision.confidence, 4), "parts": [*context]})
+                "confidence": round(decision.confidence, 4), "parts": [*context],
+                "possible": not supported})
             need["parts"].append(part)
-        if len(found) < 2:
+            need["possible"] = need["possible"] and not supported
+        if len(found) < 2 or all(n["possible"] for n in found.values()):
             return []
         return [{"unit": n["unit"], "intent": n["intent"], "confidence": n["confidence"],
-                 "text": "; ".join(n["parts"])} for n in found.values()]
+                 "text": "; ".join(n["parts"]), "possible": n["possible"]}
+                for n in found.values()]
+
+    def need_behind(self, parsed: dict[str, Any], slots: dict[str, Any] | None = None
+                    ) -> RouteDecision | None:
+        """The need a question names ("how much does a terrace permit cost?"), when clear.
+
+        The routable intents of the ranking are weighed on their own; None when they carry
+        too little of it or do not agree on one unit.
+        """
+        routable = [r for r in parsed.get("intent_ranking") or []
+                    if str(r["name"]) in self.table.routes]
+        mass = sum(float(r["confidence"]) for r in routable)
+        if mass < MIN_NEED_BEHIND_MASS:
+            return None
+        ranking = [{"name": r["name"], "confidence": float(r["confidence"]) / mass}
+                   for r in routable]
+        decision = self.decide({"intent_ranking": ranking,
+                                "entities": parsed.get("entities") or []}, slots)
+        return decision if decision.unit and not decision.needs_clarification else None
 
     def route(self, text: str, previous_language: str | None = None,
               slots: dict[str, Any] | None = None) -> dict[str, Any]:
         """The `bpbot route --jsonl` object for one message."""
         parsed = self.nlu.parse(text, previous_language)
         decision = self.decide(parsed, slots)
-        needs = [] if decision.conversational else self.needs(parsed, slots)
-        several = {"units": [n["unit"] for n in needs]} if len(needs) > 1 else {}
-        if needs:
+        if decision.conversational and decision.intent in self.table.questions:
+            decision = self.need_behind(parsed, slots) or decision
+        found = [] if decision.conversational else self.needs(parsed, slots)
+        sure = [n for n in found if not n["possible"]]
+        several: dict[str, Any] = {}
+        if len(sure) > 1:
+            several["units"] = [n["unit"] for n in sure]
+        if len(sure) > 1 or (sure and decision.needs_clarification):
             decision = self.decide({"intent_ranking": [
-                {"name": needs[0]["intent"], "confidence": needs[0]["confidence"]}],
+                {"name": sure[0]["intent"], "confidence": sure[0]["confidence"]}],
                 "entities": parsed["entities"]}, slots)
+        if any(n["possible"] for n in found):
+            several["possible_units"] = [n["unit"] for n in found if n["possible"]]
         return {
             "text": text,
             "language": parsed["language"]["name"],

@@ -5,6 +5,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh "dev,transformers,postgres"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export BPBOT_CACHE_DIR="${BPBOT_CACHE_DIR:-$PWD/.cache/bpbot}"
-.venv/bin/ruff check bot tests bench
+.venv/bin/ruff check bot actions tests bench
 .venv/bin/mypy
 .venv/bin/pytest -q "$@"

@@ -39,7 +39,8 @@ def _facts(text: str) -> str:
 # (facts.yml text, the line the error must name, the key, words of the message)
 MISTAKES = [
     (GOOD.replace("terrace_permit:", "terace_permit:"), 3, "facts.terace_permit",
-     ["unknown intent 'terace_permit'", "Did you mean 'terrace_permit'", "routes.yml"]),
+     ["unknown intent: 'terace_permit' has no route", "Did you mean 'terrace_permit'",
+      "routes.yml"]),
     (GOOD.replace("terrace_permit:", "greet:"), 3, "facts.greet",
      ["conversational intent", "routable"]),
     (GOOD.replace("fees:", "fee:"), 4, "facts.terrace_permit.fee",

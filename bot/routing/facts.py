@@ -47,8 +47,9 @@ def load_facts(path: Path, routable: Collection[str], conversational: Collection
             else:
                 close = difflib.get_close_matches(intent, list(routable), n=1)
                 hint = f" Did you mean '{close[0]}'?" if close else ""
-                problem = (f"unknown intent '{intent}': it has no route in routing/routes.yml."
-                           f"{hint} Use one of: {', '.join(sorted(routable))}.")
+                problem = (f"unknown intent: '{intent}' has no route in routing/routes.yml, so "
+                           f"it cannot have facts.{hint} Fix the name, add the route, or remove "
+                           f"these facts. Intents with routes: {', '.join(sorted(routable))}.")
             raise source.error(("facts", intent), problem)
         for kind in FACT_KINDS:
             entry = getattr(by_kind, kind)

@@ -2,8 +2,8 @@
 
 Which hours apply on a date, strongest first: a single-date exception, a Finnish public
 holiday (closed, when `public_holidays` is on), a period exception (summer hours; of
-overlapping periods the shortest), the day's own key (`friday`), `weekdays` (Monday to Friday). Saturday and Sunday are closed
-unless given.
+overlapping periods the shortest), the day's own key (`friday`), `weekdays` (Monday to
+Friday). Saturday and Sunday are closed unless given.
 """
 
 from __future__ import annotations
@@ -58,8 +58,11 @@ class DayHours:
 
 
 def _period(hours: OpeningHours, day: date) -> HoursException | None:
-    """The period exception that covers `day` and sets hours for its weekday: the shortest
-    such period (a closed week inside the summer hours), the later one on a tie."""
+    """The period exception that covers `day` and sets hours for its weekday.
+
+    Of overlapping periods the shortest wins (a closed week inside the summer hours), the
+    later one on a tie.
+    """
     best: HoursException | None = None
     for exc in hours.exceptions:
         if not exc.single and exc.covers(day) and exc.weekday_hours(day.weekday())[0]:
@@ -132,8 +135,7 @@ def _span_text(raw: str | None, language: str) -> str:
 
 
 def _week_text(week: list[str | None], language: str) -> str:
-    """'ma–pe 8.00–16.00, la 10.00–14.00': runs of days with equal hours; closed days left
-    out."""
+    """'ma–pe 8.00–16.00, la 10.00–14.00': runs of days with equal hours, closed days out."""
     names = _WEEKDAYS[language]
     parts: list[str] = []
     start = 0

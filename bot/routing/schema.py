@@ -1,5 +1,4 @@
-"""Schema of routing/units.yml, routing/routes.yml and routing/facts.yml (pydantic, unknown
-keys refused)."""
+"""Schema of routing/units.yml, routes.yml and facts.yml (pydantic, unknown keys refused)."""
 
 from __future__ import annotations
 
@@ -340,6 +339,9 @@ class RoutesFile(_Strict):
 
     version: int = Field(1, title="File format version")
     conversational: list[str] = Field(default_factory=list, title="Intents that never route")
+    questions: list[str] = Field(
+        default_factory=list, title="Conversational intents that ask about a matter; as a "
+        "first message, a question that also names a need routes that need")
     routes: list[Route] = Field(title="Routes")
 
 

@@ -41,6 +41,7 @@ class RoutingTable:
     default_unit: str = ""
     complaint_unit: str = ""
     facts: Facts = field(default_factory=dict)
+    questions: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.default_unit and self.units:
@@ -49,8 +50,11 @@ class RoutingTable:
             self.complaint_unit = self.default_unit
 
     def facts_for(self, intent: str | None, kind: str, lang: str) -> Fact | None:
-        """The fact of `kind` (processing_time, fees, application_period, attachments,
-        where_to_apply) about `intent`'s matter in `lang` (English when unknown), or None."""
+        """The fact of `kind` about `intent`'s matter in `lang` (English when unknown).
+
+        `kind` is one of FACT_KINDS (processing_time, fees, application_period, attachments,
+        where_to_apply). None when the intent is None or the fact is not in facts.yml.
+        """
         if intent is None:
             return None
         return self.facts.get((intent, kind, lang if lang in LANGUAGES else "en"))
@@ -137,8 +141,9 @@ class RoutingTable:
 
 
 def load_routing(folder: str | Path) -> RoutingTable:
-    """Read routing/units.yml, routing/routes.yml and (optional) routing/facts.yml and check
-    them against each other.
+    """Read routing/units.yml, routing/routes.yml and routing/facts.yml; check them together.
+
+    facts.yml is optional (absent: no facts).
 
     Raises:
         RoutingTableError: naming the file, line and key of the first problem.
@@ -169,13 +174,18 @@ def load_routing(folder: str | Path) -> RoutingTable:
                     f"Its roles: {', '.join(c.role for c in units[unit_id].contacts)}")
         routes[route.intent] = route
     conversational = set(routes_file.conversational)
+    for index, question in enumerate(routes_file.questions):
+        if question not in conversational:
+            raise routes_src.error(("questions", index), f"'{question}' is not listed under "
+                                   "'conversational'. A question is a conversational intent: "
+                                   "add it there too, or remove it from 'questions'.")
     facts = load_facts(folder / FACTS_FILE, set(routes), conversational)
     this_year = datetime.now().year
     public_holidays.preload(range(this_year - 1, this_year + 3))
     default = units_file.default_unit or next(iter(units))
     return RoutingTable(units, routes, conversational, units_file.timezone,
                         default_unit=default, complaint_unit=units_file.complaint_unit or default,
-                        facts=facts)
+                        facts=facts, questions=set(routes_file.questions))
 
 
 def _check_units(src: Source, parsed: UnitsFile) -> dict[str, Unit]:

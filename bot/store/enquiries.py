@@ -144,11 +144,11 @@ def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def submit_matters(db: Database, sender_id: str, customer: CustomerDetails,
                    matters: list[tuple[dict[str, Any], str]], events: list[dict[str, Any]],
                    *, confidence: float | None = None, render: Any = None) -> list[str]:
-    """One enquiry per matter ({unit, intent, text}, with its unit contact's address), all in
-    one transaction with their notifications; return the references in order.
+    """Store one enquiry per matter with its notifications, in one transaction.
 
-    Sending the summary is the customer's consent: its time is stored with the notice
-    version on every enquiry.
+    `matters` pairs each matter ({unit, intent, text}) with its unit contact's address.
+    Returns the references in order. Sending the summary is the customer's consent: its
+    time is stored with the notice version on every enquiry.
     """
     shared = transcript(events)
     references = []
@@ -180,7 +180,7 @@ class EnquiryStatus:
     reference: str
     status: str
     unit: str
-    sender_id: str
+    sender_id: str | None
     customer_email: str | None
 
 
