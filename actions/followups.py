@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -158,7 +158,13 @@ class ActionSwitchLanguage(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: DomainDict) -> list[EventType]:
-        """Confirm in the new language and restate what was pending."""
+        """Confirm in the new language and restate what was pending.
+
+        A reply language that followed the conversation's language follows it on.
+        """
         dispatcher.utter_message(response="utter_language_switched")
         restate_offer(dispatcher, tracker)
+        reply = tracker.get_slot("reply_language")
+        if reply is not None and reply != language_of(tracker):
+            return [SlotSet("reply_language", language_of(tracker))]
         return []

@@ -139,8 +139,9 @@ class ActionCorrectEnquiry(Action):
         if field not in form_slots(domain):
             dispatcher.utter_message(response="utter_ask_correct_field")
             return [SlotSet("field", None)]
+        # Asking for it (requested_slot) keeps the form from refilling the old value.
         return [SlotSet(field, None), SlotSet("field", None), SlotSet("summary_pending", False),
-                FollowupAction(FORM)]
+                SlotSet("requested_slot", field), FollowupAction(FORM)]
 
 
 class ActionStopEnquiry(Action):

@@ -158,8 +158,10 @@ class ValidateEnquiryForm(FormValidationAction):
             if business_id_is_valid(found.group(0)):
                 result["business_id"] = normalise_business_id(found.group(0))
             else:
-                dispatcher.utter_message(response="utter_invalid_business_id",
-                                         value=found.group(0))
+                if "business_id" not in tracker.slots_to_validate():
+                    # (read as an entity too, validate_business_id says it once)
+                    dispatcher.utter_message(response="utter_invalid_business_id",
+                                             value=found.group(0))
                 result["business_id"] = None
         if _no_value(text) or not text:
             result["company"] = "-"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import runtime
-from bot.constants import CONVERSATIONAL_MIN_CONFIDENCE
+from bot.constants import CONVERSATIONAL_MIN_CONFIDENCE, DEFAULT_LANGUAGE
 from bot.dialogue.action_runner import (
     CustomActionRunner,
     HttpActionRunner,
@@ -23,6 +23,7 @@ from bot.dialogue.domain import LANGUAGE_SLOT, REQUESTED_SLOT, Domain, load_doma
 from bot.dialogue.processor import MessageProcessor
 from bot.dialogue.rules import RulePolicy, load_rules
 from bot.dialogue.tracker import DialogueTracker, slot_event
+from bot.nlu.model import RANKING_SIZE
 from bot.routing import RouteDecision
 from bot.service import Router
 from bot.settings import Settings
@@ -42,6 +43,9 @@ FORM_ANSWER_INTENT = "inform"
 # A language switch is short ("Voitteko vastata suomeksi?"); a longer message that reads as
 # one is a need that mentions a language ("can my kids borrow English books?").
 MAX_LANGUAGE_SWITCH_WORDS = 10
+# A message that names the open matter's topic is a question about it (not the need said
+# again) when, the need's intents left aside, a question takes this share of the rest.
+MIN_QUESTION_SHARE = 0.8
 # The matters of the conversation (a list slot of {unit, intent, text, state, reference}).
 MATTERS_SLOT = "matters"
 MATTER_OPEN = "open"
@@ -124,8 +128,8 @@ class Agent:
         payload = parse_payload(text, self.domain.intents)
         method = "payload"
         if payload is None:
-            button = self.button_words.match(text, offered_buttons(tracker.events),
-                                             previous or "fi")
+            button = self.button_words.match_any(text, offered_buttons(tracker.events),
+                                                 previous or DEFAULT_LANGUAGE)
             payload = parse_payload(str(button["payload"]), self.domain.intents) if (
                 button) else None
             method = "button"
@@ -134,12 +138,14 @@ class Agent:
             return {"text": text, "intent": {"name": intent, "confidence": 1.0},
                     "intent_ranking": [{"name": intent, "confidence": 1.0}],
                     "entities": entities, "language": {"name": previous, "method": method}}
-        parsed = self.router.nlu.parse(text, previous)
+        parsed = self.router.nlu.parse(text, previous, ranking_size=0)  # all, cut below
         decision = self.router.decide(parsed, tracker.slots)
         behind = self._question_with_a_need(tracker, parsed, decision)
         if behind is not None:
             parsed["question"] = decision.intent
             decision = behind
+        about_matter = self._question_about_the_matter(tracker, parsed, decision)
+        decision = about_matter or decision
         needs = [] if decision.conversational else self.router.needs(parsed, tracker.slots)
         parsed["routing"] = {"unit": decision.unit, "intent": decision.intent,
                              "question": parsed.pop("question", None),
@@ -147,7 +153,7 @@ class Agent:
                              "needs_clarification": decision.needs_clarification,
                              "candidates": decision.candidates,
                              "conversational": decision.conversational}
-        unsure_chat = (decision.conversational
+        unsure_chat = (decision.conversational and about_matter is None
                        and decision.confidence < CONVERSATIONAL_MIN_CONFIDENCE)
         sure = [n for n in needs if not n["possible"]]
         if needs:
@@ -164,6 +170,11 @@ class Agent:
             parsed["intent"] = {"name": FORM_ANSWER_INTENT,
                                 "confidence": parsed["intent"]["confidence"]}
         parsed.pop("lemmas", None)
+        # As in Rasa, the ranking starts with the intent decided (rasa-sdk reads it there).
+        chosen = parsed["intent"]
+        ranking = [r for r in parsed["intent_ranking"] if r["name"] != chosen["name"]]
+        parsed["intent_ranking"] = ([chosen] if chosen["name"] else []) + ranking[
+            :RANKING_SIZE - 1]
         return parsed
 
     def _question_with_a_need(self, tracker: DialogueTracker, parsed: dict[str, Any],
@@ -189,13 +200,35 @@ class Agent:
                                  decision.candidates)
         return behind
 
+    def _question_about_the_matter(self, tracker: DialogueTracker, parsed: dict[str, Any],
+                                   decision: RouteDecision) -> RouteDecision | None:
+        """With a matter open, a question that names its topic is a question about it.
+
+        ("How much does the terrace permit cost?" while the terrace permit is the matter.)
+        """
+        opened = {m.get("unit") for m in tracker.get_slot(MATTERS_SLOT) or []
+                  if isinstance(m, dict) and m.get("state") == MATTER_OPEN}
+        if not decision.unit or decision.unit not in opened:
+            return None
+        # What the message is, the need aside: a question about the need, or more of it.
+        rest = [r for r in parsed.get("intent_ranking") or []
+                if str(r["name"]) not in self.router.table.routes]
+        mass = sum(float(r["confidence"]) for r in rest)
+        if not rest or mass <= 0:
+            return None
+        name, share = str(rest[0]["name"]), float(rest[0]["confidence"]) / mass
+        if name not in self.router.table.questions or share < MIN_QUESTION_SHARE:
+            return None
+        parsed["intent"] = {"name": name, "confidence": round(share, 4)}
+        return RouteDecision(name, share, None, None, False, decision.candidates, True)
+
     def _answers_the_form(self, tracker: DialogueTracker, text: str, routed: bool) -> bool:
         """A short message while the form asks for a detail is that detail, not a need."""
         form = self.domain.forms.get(tracker.active_loop or "")
         if not routed or form is None or tracker.get_slot(REQUESTED_SLOT) not in (
                 form.required_slots):
             return False
-        return len(_WORD.findall(text)) <= MAX_FORM_ANSWER_WORDS
+        return "?" not in text and len(_WORD.findall(text)) <= MAX_FORM_ANSWER_WORDS
 
     def _language_events(self, tracker: DialogueTracker, parsed: dict[str, Any],
                          chosen: str | None = None) -> list[dict[str, Any]]:
@@ -208,8 +241,9 @@ class Agent:
         if not language or method in ("payload", "fallback"):
             return []
         words = len({w.lower() for w in _WORD.findall(str(parsed.get("text") or ""))})
-        if method == "langid" and words < MIN_WORDS_TO_SWITCH_LANGUAGE:
-            return []
+        first = not any(e.get("event") == "user" for e in tracker.events)
+        if method == "langid" and words < MIN_WORDS_TO_SWITCH_LANGUAGE and not first:
+            return []  # the first message sets the language, however short
         form = self.domain.forms.get(tracker.active_loop or "")
         if form and tracker.get_slot(REQUESTED_SLOT) in form.required_slots:
             return []  # an answer to the form (a name, an e-mail): it says nothing of language

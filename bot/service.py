@@ -77,11 +77,9 @@ class Router:
         parts = clauses(str(parsed.get("text") or ""))
         if len(parts) < 2:
             return []
-        whole, *rankings = self.nlu.rank([str(parsed.get("text") or ""),
-                                          *(p for p, _ in parts)],
-                                         top=len(self.nlu.classifier.labels))
+        rankings = self.nlu.rank([p for p, _ in parts])
         share: dict[str, float] = {}
-        for item in whole:
+        for item in parsed.get("intent_ranking") or []:  # best with every intent ranked
             unit = self.table.unit_for(str(item["name"]))
             if unit is not None:
                 share[unit[0]] = share.get(unit[0], 0.0) + float(item["confidence"])
@@ -131,7 +129,7 @@ class Router:
     def route(self, text: str, previous_language: str | None = None,
               slots: dict[str, Any] | None = None) -> dict[str, Any]:
         """The `bpbot route --jsonl` object for one message."""
-        parsed = self.nlu.parse(text, previous_language)
+        parsed = self.nlu.parse(text, previous_language, ranking_size=0)
         decision = self.decide(parsed, slots)
         if decision.conversational and decision.intent in self.table.questions:
             decision = self.need_behind(parsed, slots) or decision

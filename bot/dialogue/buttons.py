@@ -29,6 +29,8 @@ MIN_WORD_SIMILARITY = 0.8
 # Shorter words must match exactly: "ei" and "en" are different answers.
 MIN_FUZZY_WORD_CHARS = 4
 MAX_REPLY_WORDS = 8
+# The payload intent whose words mean yes (a yes to a single button clicks it).
+YES = "affirm"
 
 
 class _LanguageWords(BaseModel):
@@ -112,6 +114,11 @@ class ButtonWords:
         typed = normalise(text)
         if not typed or not buttons:
             return None
+        if len(buttons) == 1 and payload_intent(str(buttons[0].get("payload"))) != YES:
+            # One button offered ("Pass it to a person"): a yes is a click on it.
+            yes = {"title": buttons[0].get("title"), "payload": f"/{YES}"}
+            if self.match(text, [yes], lang) is not None:
+                return buttons[0]
         phrases = [self._phrases(b, lang) for b in buttons]
         exact = [b for b, ps in zip(buttons, phrases, strict=True) if typed in ps]
         if len(exact) == 1:
@@ -135,6 +142,22 @@ class ButtonWords:
                 return None  # a word of no button, or of two: let the NLU read it
             found |= owners
         return buttons[found.pop()] if len(found) == 1 else None
+
+    def match_any(self, text: str, buttons: list[dict[str, Any]], lang: str
+                  ) -> dict[str, Any] | None:
+        """Like `match`, in the conversation's language first, then in the other two.
+
+        "ja tack" is a yes also in a conversation that the bot still thinks is Finnish.
+        """
+        for code in [lang, *_other_languages(lang)]:
+            found = self.match(text, buttons, code)
+            if found is not None:
+                return found
+        return None
+
+
+def _other_languages(lang: str) -> list[str]:
+    return [code for code in SUPPORTED_LANGUAGES if code != lang]
 
 
 def offered_buttons(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

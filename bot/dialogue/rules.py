@@ -3,8 +3,8 @@
 A rule's `intent` and `action` steps must equal the end of the conversation (user intents
 and executed actions, `action_listen` left out). `active_loop` and `slot_was_set` steps
 check the state right after the step before them; `condition` checks the state before the
-rule's first step. The most specific match (the longest matched history) wins; equal
-lengths go to the rule declared first.
+rule's first step. The most specific match (the longest matched history) wins; at equal
+lengths the rule with more conditions wins, then the rule declared first.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ class Prediction:
     action: str
     rule: str
     matched: int
+    conditions: int = 0
 
 
 def _state_check(raw: Any, where: str, path: Path, key: str) -> StateCheck:
@@ -233,6 +234,9 @@ class RulePolicy:
                 if not self._matches(rule, prefix, turns):
                     continue
                 action = rule.steps[k].names[0] if k < len(rule.steps) else ACTION_LISTEN
-                if best is None or k > best.matched:
-                    best = Prediction(action, rule.name, k)
+                # Longer matches win; at equal length, the rule with more conditions (the
+                # one written for this state, e.g. for an active form); then the first.
+                if best is None or (k, len(rule.conditions)) > (best.matched,
+                                                                best.conditions):
+                    best = Prediction(action, rule.name, k, len(rule.conditions))
         return best

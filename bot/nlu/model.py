@@ -49,6 +49,9 @@ Progress = Callable[[str, int, int], None]
 EMBED_BATCH = 64
 
 
+# Intents in a parse result's ranking (Rasa shows ten).
+RANKING_SIZE = 10
+
 def clean_text(text: str) -> str:
     """Remove control characters, fold white space and cut overlong input."""
     text = _CONTROL.sub(" ", text)
@@ -95,8 +98,11 @@ class NLUModel:
         """Thresholds of the classifier component."""
         return self.config.component("EmbeddingIntentClassifier")
 
-    def parse(self, text: str, previous_language: str | None = None) -> dict[str, Any]:
+    def parse(self, text: str, previous_language: str | None = None, *,
+              ranking_size: int = RANKING_SIZE) -> dict[str, Any]:
         """Parse one message into language, intent ranking and entities.
+
+        `ranking_size` intents are ranked (0: every intent of the model).
 
         Raises:
             InvalidInputError: when `text` is not a string.
@@ -118,7 +124,7 @@ class NLUModel:
         }
         if not cleaned:
             return result
-        ranking = self.rank([cleaned])[0]
+        ranking = self.rank([cleaned], top=ranking_size or len(self.classifier.labels))[0]
         result["intent"] = ranking[0]
         result["intent_ranking"] = ranking
         if self.entity_extractor is not None:
@@ -127,7 +133,7 @@ class NLUModel:
             result["lemmas"] = lemmas
         return result
 
-    def rank(self, texts: list[str], top: int = 10) -> list[list[dict[str, Any]]]:
+    def rank(self, texts: list[str], top: int = RANKING_SIZE) -> list[list[dict[str, Any]]]:
         """The intent ranking (best first) of each text, embedded in one batch."""
         cleaned = [clean_text(t) for t in texts]
         probs = self.classifier.predict_proba(self.embedder.encode(cleaned), cleaned)
