@@ -40,6 +40,7 @@ MIN_WORDS_TO_SWITCH_LANGUAGE = 3
 # even when the NLU reads a need into it; a longer message with a need is a second matter.
 MAX_FORM_ANSWER_WORDS = 4
 FORM_ANSWER_INTENT = "inform"
+AFFIRM, DENY = "affirm", "deny"
 # A language switch is short ("Voitteko vastata suomeksi?"); a longer message that reads as
 # one is a need that mentions a language ("can my kids borrow English books?").
 MAX_LANGUAGE_SWITCH_WORDS = 10
@@ -166,6 +167,10 @@ class Agent:
                                 "confidence": parsed["intent"]["confidence"]}
         elif decision.unit and decision.intent != parsed["intent"]["name"]:
             parsed["intent"] = {"name": decision.intent, "confidence": decision.confidence}
+        if parsed["intent"]["name"] == AFFIRM and self.button_words.negated(
+                text, previous or DEFAULT_LANGUAGE):
+            # "Skicka int" read as a yes would send what the customer refused.
+            parsed["intent"] = {"name": DENY, "confidence": parsed["intent"]["confidence"]}
         if self._answers_the_form(tracker, text, bool(decision.unit or sure)):
             parsed["intent"] = {"name": FORM_ANSWER_INTENT,
                                 "confidence": parsed["intent"]["confidence"]}
@@ -217,7 +222,8 @@ class Agent:
         if not rest or mass <= 0:
             return None
         name, share = str(rest[0]["name"]), float(rest[0]["confidence"]) / mass
-        if name not in self.router.table.questions or share < MIN_QUESTION_SHARE:
+        about = self.router.table.questions | self.router.table.about_matter
+        if name not in about or share < MIN_QUESTION_SHARE:
             return None
         parsed["intent"] = {"name": name, "confidence": round(share, 4)}
         return RouteDecision(name, share, None, None, False, decision.candidates, True)

@@ -20,11 +20,12 @@ def test_dialogue_bad_input_gets_a_polite_answer(agent, text):
 
 def test_dialogue_bad_business_id_and_email_in_swedish(agent):
     sender = "bad-form-sv"
-    for text in ["Jag vill söka tillstånd för en uteservering", "ja", "Anna Andersson",
-                 "Café Ab"]:
+    for text in ["Jag vill söka tillstånd för en uteservering", "ja", "Anna Andersson"]:
         asyncio.run(agent.handle_message(sender, text))
-    reply = asyncio.run(agent.handle_message(sender, "<b>123</b>"))
+    reply = asyncio.run(agent.handle_message(sender, "Café Ab 1234567-8"))
     assert "inte ett giltigt FO-nummer" in reply[0]["text"]
+    assert sum("FO-nummer" in r["text"] for r in reply) == 2, "said once, then asked"
+    assert agent.tracker(sender).get_slot("company") == "Café Ab"
     asyncio.run(agent.handle_message(sender, "nej"))
     reply = asyncio.run(agent.handle_message(sender, "anna(at)cafe"))
     assert "e-postadress" in reply[0]["text"]
@@ -48,13 +49,12 @@ def test_dialogue_out_of_hours_says_when_the_unit_replies(agent, monkeypatch, la
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    import actions.enquiry
+    import actions.submit
 
     saturday = datetime(2026, 11, 28, 12, 0, tzinfo=ZoneInfo("Europe/Helsinki"))
-    monkeypatch.setattr(actions.enquiry, "now_in", lambda _zone: saturday)
+    monkeypatch.setattr(actions.submit, "now_in", lambda _zone: saturday)
     sender = f"hours-{language}"
-    rest = ["Oy Ab", "-", "someone@example.fi", f'/inform{{"reply_language": "{language}"}}',
-            "/affirm", "/affirm"]
+    rest = ["Oy Ab", "someone@example.fi", "/affirm"]
     for text in opening + rest:
         replies = asyncio.run(agent.handle_message(sender, text))
     texts = " ".join(r["text"] for r in replies)

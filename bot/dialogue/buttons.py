@@ -13,6 +13,7 @@ equals a title or a synonym phrase. Anything else goes to the NLU.
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,16 +48,25 @@ class ButtonWordsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int | str = 1
+    negations: _LanguageWords = Field(default_factory=_LanguageWords,
+                                      title="Words that make a reply a no")
     politeness: _LanguageWords = Field(default_factory=_LanguageWords,
                                        title="Words that never decide (please, thanks)")
     synonyms: dict[str, _LanguageWords] = Field(
         default_factory=dict, title="Per payload intent: what a customer types for it")
 
 
+_REPEATED = re.compile(r"(.)\1{2,}")
+
+
 def normalise(text: str) -> str:
-    """Lower case, no diacritics, punctuation as spaces: "Lähetä!" -> "laheta"."""
+    """Lower case, no diacritics, punctuation as spaces, no stretched letters.
+
+    "Lähetä!" -> "laheta", "Nooo" -> "no", "don't" -> "don t".
+    """
     decomposed = unicodedata.normalize("NFKD", text.lower())
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    plain = _REPEATED.sub(r"\1", plain)
     return " ".join("".join(ch if ch.isalnum() else " " for ch in plain).split())
 
 
@@ -84,6 +94,7 @@ class ButtonWords:
 
     politeness: dict[str, set[str]] = field(default_factory=dict)
     synonyms: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    negations: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path | None) -> ButtonWords:
@@ -100,7 +111,14 @@ class ButtonWords:
         synonyms = {intent: {lang: [normalise(p) for p in getattr(words, lang)]
                              for lang in SUPPORTED_LANGUAGES}
                     for intent, words in spec.synonyms.items()}
-        return cls(politeness, synonyms)
+        negations = {lang: {" ".join(_words(p)) for p in getattr(spec.negations, lang)}
+                     for lang in SUPPORTED_LANGUAGES}
+        return cls(politeness, synonyms, negations)
+
+    def negated(self, text: str, lang: str) -> bool:
+        """Whether a reply says no somewhere ("skicka int", "don't send")."""
+        typed = f" {normalise(text)} "
+        return any(f" {n} " in typed for n in self.negations.get(lang, set()))
 
     def _phrases(self, button: dict[str, Any], lang: str) -> list[str]:
         phrases = [normalise(str(button.get("title") or ""))]
@@ -120,6 +138,9 @@ class ButtonWords:
             if self.match(text, [yes], lang) is not None:
                 return buttons[0]
         phrases = [self._phrases(b, lang) for b in buttons]
+        if self.negated(text, lang):  # a no is never a yes, whatever else it says
+            phrases = [[] if payload_intent(str(b.get("payload"))) == YES else ps
+                       for b, ps in zip(buttons, phrases, strict=True)]
         exact = [b for b, ps in zip(buttons, phrases, strict=True) if typed in ps]
         if len(exact) == 1:
             return exact[0]

@@ -342,6 +342,10 @@ class RoutesFile(_Strict):
     questions: list[str] = Field(
         default_factory=list, title="Conversational intents that ask about a matter; as a "
         "first message, a question that also names a need routes that need")
+    about_matter: list[str] = Field(
+        default_factory=list, title="Other conversational intents that may name the open "
+        "matter's topic (a complaint, a status question); like the questions, they are "
+        "then read as such, not as the need said again")
     routes: list[Route] = Field(title="Routes")
 
 

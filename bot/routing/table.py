@@ -42,6 +42,7 @@ class RoutingTable:
     complaint_unit: str = ""
     facts: Facts = field(default_factory=dict)
     questions: set[str] = field(default_factory=set)
+    about_matter: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.default_unit and self.units:
@@ -174,18 +175,21 @@ def load_routing(folder: str | Path) -> RoutingTable:
                     f"Its roles: {', '.join(c.role for c in units[unit_id].contacts)}")
         routes[route.intent] = route
     conversational = set(routes_file.conversational)
-    for index, question in enumerate(routes_file.questions):
-        if question not in conversational:
-            raise routes_src.error(("questions", index), f"'{question}' is not listed under "
-                                   "'conversational'. A question is a conversational intent: "
-                                   "add it there too, or remove it from 'questions'.")
+    for key in ("questions", "about_matter"):
+        for index, name in enumerate(getattr(routes_file, key)):
+            if name not in conversational:
+                raise routes_src.error((key, index), f"'{name}' is not listed under "
+                                       f"'conversational'. The intents of '{key}' are "
+                                       "conversational: add it there too, or remove it "
+                                       f"from '{key}'.")
     facts = load_facts(folder / FACTS_FILE, set(routes), conversational)
     this_year = datetime.now().year
     public_holidays.preload(range(this_year - 1, this_year + 3))
     default = units_file.default_unit or next(iter(units))
     return RoutingTable(units, routes, conversational, units_file.timezone,
                         default_unit=default, complaint_unit=units_file.complaint_unit or default,
-                        facts=facts, questions=set(routes_file.questions))
+                        facts=facts, questions=set(routes_file.questions),
+                        about_matter=set(routes_file.about_matter))
 
 
 def _check_units(src: Source, parsed: UnitsFile) -> dict[str, Unit]:

@@ -17,7 +17,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "history": "Tapahtumat", "change_status": "Vaihda tila", "save": "Tallenna",
         "note": "Muistiinpano", "add_note": "Lisää muistiinpano", "reroute": "Siirrä toiselle "
         "yksikölle", "reason": "Syy", "move": "Siirrä", "back": "Takaisin listaan",
-        "new": "Uusi", "in_progress": "Käsittelyssä", "answered": "Vastattu",
+        "complaint": "Palaute / valitus", "new": "Uusi", "in_progress": "Käsittelyssä",
+        "answered": "Vastattu",
         "closed": "Suljettu", "bot": "Avustaja", "customer_turn": "Asiakas",
         "forbidden": "Tämä kysely ei kuulu yksiköillesi.", "not_found": "Kyselyä ei löydy.",
         "saved": "Tallennettu.", "nav": "Staff-valikko",
@@ -40,7 +41,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "history": "Händelser", "change_status": "Ändra status", "save": "Spara",
         "note": "Anteckning", "add_note": "Lägg till anteckning", "reroute": "Flytta till en "
         "annan enhet", "reason": "Orsak", "move": "Flytta", "back": "Tillbaka till listan",
-        "new": "Ny", "in_progress": "Under behandling", "answered": "Besvarad",
+        "complaint": "Respons / klagomål", "new": "Ny", "in_progress": "Under behandling",
+        "answered": "Besvarad",
         "closed": "Stängd", "bot": "Assistent", "customer_turn": "Kund",
         "forbidden": "Det här ärendet hör inte till dina enheter.",
         "not_found": "Ärendet hittades inte.", "saved": "Sparat.", "nav": "Personalmeny",
@@ -64,6 +66,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "transcript": "Conversation", "history": "History", "change_status": "Change status",
         "save": "Save", "note": "Note", "add_note": "Add note", "reroute": "Move to another "
         "unit", "reason": "Reason", "move": "Move", "back": "Back to the list", "new": "New",
+        "complaint": "Feedback / complaint",
         "in_progress": "In progress", "answered": "Answered", "closed": "Closed",
         "bot": "Assistant", "customer_turn": "Customer",
         "forbidden": "This enquiry does not belong to your units.",
