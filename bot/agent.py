@@ -40,6 +40,7 @@ MIN_WORDS_TO_SWITCH_LANGUAGE = 3
 # even when the NLU reads a need into it; a longer message with a need is a second matter.
 MAX_FORM_ANSWER_WORDS = 4
 FORM_ANSWER_INTENT = "inform"
+MAX_FORM_LANGUAGE_ANSWER_WORDS = 2
 AFFIRM, DENY = "affirm", "deny"
 # A language switch is short ("Voitteko vastata suomeksi?"); a longer message that reads as
 # one is a need that mentions a language ("can my kids borrow English books?").
@@ -171,7 +172,8 @@ class Agent:
                 text, previous or DEFAULT_LANGUAGE):
             # "Skicka int" read as a yes would send what the customer refused.
             parsed["intent"] = {"name": DENY, "confidence": parsed["intent"]["confidence"]}
-        if self._answers_the_form(tracker, text, bool(decision.unit or sure)):
+        if self._answers_the_form(tracker, text, bool(decision.unit or sure),
+                                  parsed["intent"]["name"]):
             parsed["intent"] = {"name": FORM_ANSWER_INTENT,
                                 "confidence": parsed["intent"]["confidence"]}
         parsed.pop("lemmas", None)
@@ -228,13 +230,20 @@ class Agent:
         parsed["intent"] = {"name": name, "confidence": round(share, 4)}
         return RouteDecision(name, share, None, None, False, decision.candidates, True)
 
-    def _answers_the_form(self, tracker: DialogueTracker, text: str, routed: bool) -> bool:
-        """A short message while the form asks for a detail is that detail, not a need."""
+    def _answers_the_form(self, tracker: DialogueTracker, text: str, routed: bool,
+                          intent: str | None) -> bool:
+        """A short message while the form asks for a detail is that detail.
+
+        Not a need ("Kahvila Kantele" read as food premises), and not a language switch
+        ("svenska" typed as the reply language).
+        """
         form = self.domain.forms.get(tracker.active_loop or "")
-        if not routed or form is None or tracker.get_slot(REQUESTED_SLOT) not in (
-                form.required_slots):
+        if form is None or tracker.get_slot(REQUESTED_SLOT) not in form.required_slots:
             return False
-        return "?" not in text and len(_WORD.findall(text)) <= MAX_FORM_ANSWER_WORDS
+        words = len(_WORD.findall(text))
+        if intent in self._switch_intents:
+            return words <= MAX_FORM_LANGUAGE_ANSWER_WORDS
+        return routed and "?" not in text and words <= MAX_FORM_ANSWER_WORDS
 
     def _language_events(self, tracker: DialogueTracker, parsed: dict[str, Any],
                          chosen: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,58 @@
+"""Several needs in one message (bot/service.py): clauses, sure and possible needs."""
+
+import pytest
+
+from bot.service import clauses
+
+CLAUSES = [
+    ("Tarvitsen terassiluvan ja lisäksi pitäisi palkata kokki.",
+     [("Tarvitsen terassiluvan", False), ("lisäksi pitäisi palkata kokki.", True)]),
+    ("Vi behöver bygglov. Dessutom vill vi anställa två personer",
+     [("Vi behöver bygglov.", False), ("Dessutom vill vi anställa två personer", True)]),
+    ("We need a terrace permit and also want to hire two baristas",
+     [("We need a terrace permit", False), ("also want to hire two baristas", True)]),
+    ("terassilupa", []),
+    ("Hei", []),
+]
+TWO_NEEDS = [
+    ("fi", "Haemme rakennuslupaa uudelle hallille ja lisäksi tarvitsemme ympäristöluvan "
+           "maalaamolle.", {"building-control", "environment"}),
+    ("sv", "Vi behöver bygglov för en ny hall och dessutom miljötillstånd för "
+           "lackeringen.", {"building-control", "environment"}),
+    ("en", "We need a building permit for a new hall and also an environmental permit for "
+           "the paint shop.", {"building-control", "environment"}),
+]
+ONE_NEED = [
+    ("fi", "Haluaisin hakea terassilupaa kahvilalle kesäksi"),
+    ("fi", "Meillä on pieni leipomo vanhassa kaupungissa. Haluaisimme laittaa pari "
+           "pöytää kadulle kesäksi."),
+    ("sv", "Vi har ett kafé i Gamla Borgå och vill söka tillstånd för en uteservering."),
+    ("en", "We run a small bakery in the old town and would like to put two tables on the "
+           "street this summer."),
+]
+
+
+@pytest.mark.parametrize("text,expected", CLAUSES)
+def test_routing_needs_clauses(text, expected):
+    assert clauses(text) == expected
+
+
+@pytest.mark.parametrize("lang,text,units", TWO_NEEDS)
+def test_routing_needs_two_in_one_message(router, lang, text, units):
+    """Both units: sure, or the second offered as a possible need (one click)."""
+    result = router.route(text)
+    found = result.get("units") or [result["unit"], *result.get("possible_units", [])]
+    assert set(found) == units, result
+    assert result["unit"] in units and not result["needs_clarification"]
+
+
+@pytest.mark.parametrize("lang,text", ONE_NEED)
+def test_routing_needs_one_need_is_not_split(router, lang, text):
+    result = router.route(text)
+    assert "units" not in result and result["unit"] == "streets", result
+
+
+@pytest.mark.parametrize("lang,text", [("fi", "Paljonko terassilupa maksaa?"),
+                                       ("en", "How much does a terrace permit cost?")])
+def test_routing_needs_a_question_names_its_need(router, lang, text):
+    assert router.route(text)["unit"] == "streets"
