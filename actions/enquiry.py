@@ -26,7 +26,7 @@ from actions.common import (
     table,
     unit_of,
 )
-from actions.followups import answer_question
+from actions.followups import ANSWERED_QUESTIONS, answer_question
 
 UNCLASSIFIED = "unclassified"
 COMPLAINT = "complaint"
@@ -116,7 +116,7 @@ class ActionRouteEnquiry(Action):
         intent = new[0]["intent"]
         question = (tracker.latest_message.get("routing") or {}).get("question")
         dispatcher.utter_message(response="utter_routed", unit_name=unit.names.get(lang))
-        if question:  # "how much does a terrace permit cost?": answer it, not the topic
+        if question in ANSWERED_QUESTIONS:  # "how much does a terrace permit cost?"
             answer_question(dispatcher, question, new[0], lang, "")
         elif intent and f"utter_answer_{intent}" in domain.get("responses", {}):
             dispatcher.utter_message(response=f"utter_answer_{intent}")

@@ -34,6 +34,8 @@ FACT_KINDS = {
     "ask_processing_time": ["processing_time"],
     "ask_where_to_apply": ["where_to_apply", "application_period", "attachments"],
 }
+# The questions answer_question answers.
+ANSWERED_QUESTIONS = {"ask_opening_hours", "ask_contact", *FACT_KINDS}
 _REFERENCE = re.compile(REFERENCE_PATTERN, re.IGNORECASE)
 
 

@@ -81,6 +81,8 @@ class Agent:
                  button_words: ButtonWords | None = None) -> None:
         self.router = router
         self.button_words = button_words or ButtonWords()
+        # What in-process actions see while this agent runs a turn (its database and table).
+        self.runtime = runtime.Runtime(settings, store.db, router.table)
         # Intents that switch the language: those that fill the language slot.
         language_slot = domain.slots.get(LANGUAGE_SLOT)
         self._switch_intents = {
@@ -285,7 +287,7 @@ class Agent:
         if lock is None:
             lock = self._locks[sender_id] = asyncio.Lock()
         async with lock:
-            with self.store.turn(sender_id) as turn:
+            with self.store.turn(sender_id) as turn, runtime.active(self.runtime):
                 return await self._turn(sender_id, text, turn, metadata, input_channel)
 
     async def _turn(self, sender_id: str, text: str, turn: Turn,

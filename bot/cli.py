@@ -70,7 +70,8 @@ def test_cli(model: ModelOpt = None, data: DataOpt = None, config: ConfigOpt = P
              folds: Annotated[int, typer.Option("--folds", min=2, max=20)] = 5,
              routing_file: Annotated[Path | None, typer.Option(
                  "--enquiries", help="JSON Lines of labelled enquiries {text, language, unit}: "
-                 "write routing_report.json (right / ask / wrong unit per language).")] = None,
+                 "write routing_report.json (right / offered / ask / partial / wrong per language "
+                 "and kind; lines may give several 'units').")] = None,
              routing: RoutingOpt = Path(DEFAULT_ROUTING_PATH),
              stories: Annotated[Path | None, typer.Option(
                  "--stories", help="Test stories (file or folder): play each conversation "
@@ -135,9 +136,10 @@ def _routing_report(model: Path | None, routing: Path, labelled: Path, out: Path
     rows = load_labelled_enquiries(labelled, set(router.table.units))
     report = evaluate_routing(router, rows)
     target = write_routing_report(report, out)
-    for lang, m in report["languages"].items():
-        typer.echo(f"  {lang:>3}: right unit {m['right']:.3f}, clarifying question "
-                   f"{m['ask']:.3f}, wrong unit {m['wrong']:.3f} (n={m['support']})")
+    for lang, m in sorted(report["languages"].items()):
+        typer.echo(f"  {lang:>14}: right {m['right']:.3f}, offered {m['offered']:.3f}, "
+                   f"clarifying question {m['ask']:.3f}, partial {m['partial']:.3f}, "
+                   f"wrong unit {m['wrong']:.3f} (n={m['support']})")
     typer.echo(f"Routing report written to {target}")
 
 

@@ -6,7 +6,10 @@ from the environment (BPBOT_* settings) on first use.
 
 from __future__ import annotations
 
+import contextvars
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bot.routing import RoutingTable, load_routing
@@ -39,6 +42,10 @@ class Runtime:
 
 _lock = threading.Lock()
 _current: Runtime | None = None
+# The runtime of the agent handling the current turn (several agents in one process, as in
+# the tests, each keep their own database and routing table).
+_active: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar(
+    "bpbot_runtime", default=None)
 
 
 def configure(settings: Settings, db: Database | None = None,
@@ -50,9 +57,22 @@ def configure(settings: Settings, db: Database | None = None,
         return _current
 
 
+@contextmanager
+def active(runtime: Runtime) -> Iterator[Runtime]:
+    """Make `runtime` the one custom actions see in this task while the block runs."""
+    token = _active.set(runtime)
+    try:
+        yield runtime
+    finally:
+        _active.reset(token)
+
+
 def current() -> Runtime:
-    """The configured runtime, built from the environment when nothing was configured."""
+    """The active runtime, else the configured one, else one built from the environment."""
     global _current
+    active_now = _active.get()
+    if active_now is not None:
+        return active_now
     with _lock:
         if _current is None:
             _current = Runtime(get_settings())

@@ -23,7 +23,7 @@ MAX_CLAUSES = 8
 # gives its unit at least this share: a background sentence ("we have four employees")
 # reads as a need alone, but not within the whole message.
 MIN_NEED_CONFIDENCE = 0.7
-MIN_NEED_SHARE = 0.02
+MIN_NEED_SHARE = 0.1
 # A very clear clause that the whole message does not support is a possible need: the
 # bot offers it ("do you also need ...?") instead of deciding.
 MIN_POSSIBLE_NEED_CONFIDENCE = 0.9

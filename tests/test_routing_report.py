@@ -13,6 +13,7 @@ UNITS = {"streets", "posintra"}
     ("not json\n", "line 1 is not JSON"),
     ('[1, 2]\n', "expected a JSON object, found list"),
     ('{"text": "x", "language": "fi"}\n', "missing or not a string: unit"),
+    ('{"text": "x", "language": "fi", "units": []}\n', "missing or not a string: unit"),
     ('{"text": "x", "language": "fi", "unit": "moon"}\n', "unknown unit 'moon'"),
 ])
 def test_routing_report_bad_files_name_the_problem(tmp_path, content, needle):
@@ -55,3 +56,31 @@ def test_routing_report_counts_right_ask_wrong(tmp_path):
     assert [m["outcome"] for m in report["mistakes"]] == ["ask", "wrong"]
     target = write_routing_report(report, tmp_path / "out")
     assert json.loads(target.read_text())["languages"]["fi"]["support"] == 3
+
+
+class SeveralRouter:
+    """Answers with several units (sure and possible), as Router.route does."""
+
+    def route(self, text):
+        answers = {
+            "both": {"unit": "streets", "units": ["streets", "posintra"]},
+            "offer": {"unit": "streets", "possible_units": ["posintra"]},
+            "one": {"unit": "streets"},
+            "extra": {"unit": "streets", "units": ["streets", "posintra"]},
+        }[text]
+        return {"needs_clarification": False, "intent": "x", "confidence": 0.9,
+                "candidates": [], **answers}
+
+
+@pytest.mark.parametrize("text,units,outcome", [
+    ("both", ["posintra", "streets"], "right"),
+    ("offer", ["streets", "posintra"], "offered"),
+    ("one", ["streets", "posintra"], "partial"),
+    ("extra", ["streets"], "wrong"),
+])
+def test_routing_report_several_units(tmp_path, text, units, outcome):
+    path = tmp_path / "e.jsonl"
+    path.write_text(json.dumps({"text": text, "language": "en", "units": units,
+                                "kind": "two_needs"}) + "\n")
+    report = evaluate_routing(SeveralRouter(), load_labelled_enquiries(path, UNITS))  # type: ignore[arg-type]
+    assert report["languages"]["en:two_needs"][outcome] == 1.0
