@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     FORM,
+    OPEN,
     all_matters,
     contact_for,
     customer_words,
@@ -167,6 +168,15 @@ class _PendingMatterMixin:
     """Shared by "both" and "only the new one" (not an action of its own)."""
 
     @staticmethod
+    def _pending(dispatcher: CollectingDispatcher, tracker: Tracker
+                 ) -> list[dict[str, Any]]:
+        """The matter(s) waiting for the choice; none: the pending question again."""
+        pending = [dict(m) for m in tracker.get_slot("pending_matter") or []]
+        if not pending:
+            restate_offer(dispatcher, tracker)
+        return pending
+
+    @staticmethod
     def _continue(dispatcher: CollectingDispatcher, tracker: Tracker,
                   matters: list[dict[str, Any]]) -> list[EventType]:
         events = [*matter_events(matters), SlotSet("pending_matter", None)]
@@ -188,9 +198,8 @@ class ActionAddMatter(_PendingMatterMixin, Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: DomainDict) -> list[EventType]:
         """Add the pending matter(s)."""
-        pending = [dict(m) for m in tracker.get_slot("pending_matter") or []]
+        pending = self._pending(dispatcher, tracker)
         if not pending:
-            restate_offer(dispatcher, tracker)
             return []
         matters = all_matters(tracker) + pending
         dispatcher.utter_message(response="utter_matter_added",
@@ -213,12 +222,10 @@ class ActionReplaceMatter(_PendingMatterMixin, Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: DomainDict) -> list[EventType]:
         """Drop the open matters, keep the pending one(s)."""
-        pending = [dict(m) for m in tracker.get_slot("pending_matter") or []]
+        pending = self._pending(dispatcher, tracker)
         if not pending:
-            restate_offer(dispatcher, tracker)
             return []
-        matters = [m for m in all_matters(tracker) if m not in open_matters(
-            all_matters(tracker))] + pending
+        matters = [m for m in all_matters(tracker) if m.get("state") != OPEN] + pending
         lang = language_of(tracker)
         dispatcher.utter_message(response="utter_matter_replaced", unit_name=", ".join(
             str(unit_of(m["unit"]).names.get(lang)) for m in pending))
@@ -324,6 +331,6 @@ class ActionDeclineOffer(Action):
         unit = unit_of(tracker.get_slot("unit"))
         dispatcher.utter_message(response="utter_decline_offer", contact_email=contact_for(
             unit, tracker.get_slot("enquiry_intent"), lang).email)
-        kept = [m for m in all_matters(tracker) if m not in open_matters(all_matters(tracker))]
+        kept = [m for m in all_matters(tracker) if m.get("state") != OPEN]
         return [*matter_events(kept), SlotSet("offer_pending", False),
                 SlotSet("pending_matter", None)]

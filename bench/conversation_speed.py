@@ -1,8 +1,8 @@
 """Dialogue speed: full conversations through the engine (no HTTP) on SQLite and PostgreSQL.
 
 Usage: python bench/conversation_speed.py [--conversations 24] [--model DIR] [--no-postgres]
-Each conversation is the happy path (route, forward, form, summary, submit) in fi, sv or en
-in turn. Prints turns per second, p50/p95 turn latency, and the NLU parse alone of each
+Each conversation is the happy path (route, forward, form, summary and send, partly typed
+instead of clicked) in fi, sv or en in turn. Prints turns per second, p50/p95 turn latency, and the NLU parse alone of each
 text, timed right after its turn (the ratio text-turn p50 / parse p50 is the figure to
 watch; target <= 1.5). The last line
 is one JSON object.
@@ -28,14 +28,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 PATHS = {
     "fi": ["Haluaisin hakea terassilupaa kahvilalle", "kyllä", "Maija Meikäläinen",
-           "Kahvila Kanteleen Tmi", "ei", "maija@kahvila.example.fi",
-           '/inform{"reply_language": "fi"}', "/affirm", "/affirm"],
-    "sv": ["Vi vill bygga en ny lagerhall, behövs bygglov?", "ja", "Anna Andersson",
-           "Bygg Ab", "3416721-2", "anna@bygg.example.fi", '/inform{"reply_language": "sv"}',
-           "/affirm", "/affirm"],
-    "en": ["We need to recruit two welders, can the city help?", "yes", "Alex Smith",
-           "Weld Ltd", "no", "alex@weld.example.fi", '/inform{"reply_language": "en"}',
-           "/affirm", "/affirm"],
+           "Kahvila Kanteleen Tmi", "maija@kahvila.example.fi", "Lähetä"],
+    # Two clauses: the message is also read clause by clause (several needs?).
+    "sv": ["Vi vill bygga en ny lagerhall och undrar om det behövs bygglov", "ja",
+           "Anna Andersson", "Bygg Ab 3416721-2", "anna@bygg.example.fi", "/affirm"],
+    "en": ["We need to recruit two welders, can the city help?", "yes please", "Alex Smith",
+           "Weld Ltd", "alex@weld.example.fi", "Send it"],
 }
 
 

@@ -80,7 +80,7 @@ def test_cli_test_writes_routing_report(trained_model_dir, root, tmp_path):
                                  str(root / "tests/data/heldout/heldout.jsonl"),
                                  "--routing", str(root / "routing"), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "right unit" in result.output
+    assert "right " in result.output and "wrong unit" in result.output
     report = json.loads((out / "routing_report.json").read_text())
     assert set(report["languages"]) == {"all", "fi", "sv", "en"}
     assert not (out / "intent_report.json").exists()
