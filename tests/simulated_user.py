@@ -7,7 +7,7 @@ working when the wording changes). It then answers as a person would, by clickin
 (sending its payload) or by typing words, and keeps a transcript.
 
 Kinds of conversation (each in fi, sv and en), the first messages taken from
-`tests/data/heldout/unseen.jsonl` (texts never trained on):
+`tests/data/heldout/unseen.jsonl` and `unseen_b.jsonl` (texts never trained on):
 
 - `clicked`: one need, every answer a click where there is a button;
 - `typed`: one need, every answer typed;
@@ -46,7 +46,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = ROOT / "domain.yml"
 ROUTING = ROOT / "routing"
-UNSEEN = ROOT / "tests" / "data" / "heldout" / "unseen.jsonl"
+# Independent enquiries, never trained on (two sets written separately).
+UNSEEN = [ROOT / "tests" / "data" / "heldout" / name
+          for name in ("unseen.jsonl", "unseen_b.jsonl")]
 
 LANGUAGES = ("fi", "sv", "en")
 KINDS = ("clicked", "typed", "followup", "two_needs", "second_need", "change_of_mind",
@@ -281,14 +283,15 @@ class Line:
     kind: str
 
 
-def load_lines(path: Path = UNSEEN) -> list[Line]:
-    """Every line of the held-out file."""
+def load_lines(paths: list[Path] | None = None) -> list[Line]:
+    """Every line of the held-out files."""
     lines = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        if raw.strip():
-            item = json.loads(raw)
-            lines.append(Line(item["text"], item["language"], tuple(item["units"]),
-                              item.get("kind") or ""))
+    for path in paths or UNSEEN:
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            if raw.strip():
+                item = json.loads(raw)
+                lines.append(Line(item["text"], item["language"], tuple(item["units"]),
+                                  item.get("kind") or ""))
     return lines
 
 
