@@ -2,10 +2,10 @@
 
 Usage: python bench/conversation_speed.py [--conversations 24] [--model DIR] [--no-postgres]
 Each conversation is the happy path (route, forward, form, summary and send, partly typed
-instead of clicked) in fi, sv or en in turn. Prints turns per second, p50/p95 turn latency, and the NLU parse alone of each
-text, timed right after its turn (the ratio text-turn p50 / parse p50 is the figure to
-watch; target <= 1.5). The last line
-is one JSON object.
+instead of clicked) in fi, sv or en in turn. Prints turns per second, p50/p95 turn
+latency, and the NLU parse alone of each text, timed right after its turn (the ratio
+text-turn p50 / parse p50 is the figure to watch; target <= 1.5). The last line is one
+JSON object.
 """
 
 from __future__ import annotations
