@@ -25,10 +25,13 @@ OPEN = "open"
 SUBMITTED = "submitted"
 MAX_WORDS_CHARS = 2000
 MAX_LINE_WORDS_CHARS = 80
+# How bot/service.py joins the clauses of one need ("we open a cafe; we need a terrace").
+PART_SEPARATOR = "; "
 # Intents whose words say nothing about the matter itself.
 NOT_MATTER_WORDS = {"greet", "affirm", "deny", "thanks", "goodbye", "human_handoff", "stop",
                     "correct", "inform", "add_matter", "replace_matter", "switch_language",
-                    "something_else", "bot_challenge"}
+                    "something_else", "bot_challenge", "ask_status", "ask_opening_hours",
+                    "ask_contact", "ask_cost", "ask_processing_time", "ask_where_to_apply"}
 
 
 def language_of(tracker: Tracker) -> str:
@@ -149,16 +152,29 @@ def matter_lines(matters: list[dict[str, Any]], lang: str) -> str:
     lines = []
     for m in matters:
         name = unit_of(m["unit"]).names.get(lang)
-        words = _short(str(m.get("text") or ""))
+        parts = str(m.get("text") or "").split(PART_SEPARATOR)
+        words = _short(" … ".join(p.strip().rstrip(".;,") for p in parts if p.strip()))
         lines.append(f"• \"{words}\" → {name}" if words else f"• {name}")
     return "\n".join(lines)
 
 
-def restate_offer(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-    """After an answer on the side, the pending question again in one short line."""
+def restate_offer(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """After an answer on the side, the pending question again in one short line.
+
+    Returns whether anything was pending (the form asks its question again itself).
+    """
     if tracker.active_loop.get("name"):
-        return  # the form asks its question again itself
+        return True
     if tracker.get_slot("summary_pending"):
         dispatcher.utter_message(response="utter_send_again")
     elif tracker.get_slot("offer_pending"):
         dispatcher.utter_message(response="utter_offer_again")
+    else:
+        return False
+    return True
+
+
+def details_complete(tracker: Tracker, domain: DomainDict) -> bool:
+    """Whether the form's details are all given (the summary can be shown)."""
+    slots = form_slots(domain)
+    return bool(slots) and all(tracker.get_slot(slot) is not None for slot in slots)

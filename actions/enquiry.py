@@ -15,6 +15,7 @@ from actions.common import (
     all_matters,
     contact_for,
     customer_words,
+    details_complete,
     language_of,
     latest_words,
     matter_events,
@@ -144,8 +145,17 @@ class ActionRouteEnquiry(Action):
                      lang: str) -> list[EventType]:
         opened = open_matters(matters)
         by_unit = {m["unit"]: m for m in opened}
-        other = [n for n in needs if n["unit"] not in by_unit
-                 and not unit_of(n["unit"]).referral]
+        for need in needs:
+            unit = unit_of(need["unit"])
+            if unit.referral and unit.id not in by_unit:  # outside the city: never forwarded
+                dispatcher.utter_message(response="utter_referral",
+                                         unit_name=unit.names.get(lang),
+                                         contact_email=contact_for(unit, None, lang).email)
+        needs = [n for n in needs if not unit_of(n["unit"]).referral or n["unit"] in by_unit]
+        if not needs:
+            restate_offer(dispatcher, tracker)
+            return []
+        other = [n for n in needs if n["unit"] not in by_unit]
         for need in needs:
             same = by_unit.get(need["unit"])
             if same is not None and need["text"] and need["text"] not in same["text"]:
@@ -161,7 +171,9 @@ class ActionRouteEnquiry(Action):
         dispatcher.utter_message(response="utter_ask_add_or_replace", unit_name=names,
                                  new_unit_name=new_names)
         pending = [new_matter(n["unit"], n["intent"], n["text"]) for n in other]
-        return [*matter_events(matters), SlotSet("pending_matter", pending)]
+        # Until the customer chooses, a yes must not send the summary shown before.
+        return [*matter_events(matters), SlotSet("pending_matter", pending),
+                SlotSet("summary_pending", False)]
 
 
 class _PendingMatterMixin:
@@ -172,17 +184,17 @@ class _PendingMatterMixin:
                  ) -> list[dict[str, Any]]:
         """The matter(s) waiting for the choice; none: the pending question again."""
         pending = [dict(m) for m in tracker.get_slot("pending_matter") or []]
-        if not pending:
-            restate_offer(dispatcher, tracker)
+        if not pending and not restate_offer(dispatcher, tracker):
+            dispatcher.utter_message(response="utter_ask_rephrase")
         return pending
 
     @staticmethod
-    def _continue(dispatcher: CollectingDispatcher, tracker: Tracker,
+    def _continue(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
                   matters: list[dict[str, Any]]) -> list[EventType]:
         events = [*matter_events(matters), SlotSet("pending_matter", None)]
         if tracker.active_loop.get("name"):
             return events  # the form goes on; the summary will list every matter
-        if tracker.get_slot("summary_pending"):
+        if details_complete(tracker, domain):  # the summary again, with every matter
             return [*events, FollowupAction("action_show_summary")]
         _offer(dispatcher, matters)
         return [*events, SlotSet("offer_pending", True)]
@@ -209,7 +221,7 @@ class ActionAddMatter(_PendingMatterMixin, Action):
         if forward and not tracker.active_loop.get("name"):
             return [*matter_events(matters), SlotSet("pending_matter", None),
                     SlotSet("offer_pending", False), FollowupAction(FORM)]
-        return self._continue(dispatcher, tracker, matters)
+        return self._continue(dispatcher, tracker, domain, matters)
 
 
 class ActionReplaceMatter(_PendingMatterMixin, Action):
@@ -229,7 +241,7 @@ class ActionReplaceMatter(_PendingMatterMixin, Action):
         lang = language_of(tracker)
         dispatcher.utter_message(response="utter_matter_replaced", unit_name=", ".join(
             str(unit_of(m["unit"]).names.get(lang)) for m in pending))
-        return self._continue(dispatcher, tracker, matters)
+        return self._continue(dispatcher, tracker, domain, matters)
 
 
 class ActionClarify(Action):
@@ -311,7 +323,7 @@ class ActionComplaint(Action):
         events = matter_events(matters)
         if tracker.active_loop.get("name"):
             return events
-        if tracker.get_slot("summary_pending"):
+        if details_complete(tracker, domain):
             return [*events, FollowupAction("action_show_summary")]
         _offer(dispatcher, matters)
         return [*events, SlotSet("offer_pending", True)]

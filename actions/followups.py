@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -101,6 +101,9 @@ def answer_question(dispatcher: CollectingDispatcher, intent: str | None,
         dispatcher.utter_message(response="utter_fact", fact=fact.text, source=fact.source)
     if found:
         return False
+    if intent == "ask_processing_time":  # at least when the enquiry gets its answer
+        dispatcher.utter_message(response="utter_response_time",
+                                 response_days=unit.response_time_days)
     if matter.get("state") != OPEN:
         dispatcher.utter_message(response="utter_no_fact_after_submit",
                                  reference=matter.get("reference"))
@@ -162,11 +165,15 @@ class ActionSwitchLanguage(Action):
             domain: DomainDict) -> list[EventType]:
         """Confirm in the new language and restate what was pending.
 
-        A reply language that followed the conversation's language follows it on.
+        A reply language that followed the conversation's language follows it on; a summary
+        shown before is shown again, so that what is sent is what the customer saw.
         """
         dispatcher.utter_message(response="utter_language_switched")
-        restate_offer(dispatcher, tracker)
+        events: list[EventType] = []
         reply = tracker.get_slot("reply_language")
         if reply is not None and reply != language_of(tracker):
-            return [SlotSet("reply_language", language_of(tracker))]
-        return []
+            events.append(SlotSet("reply_language", language_of(tracker)))
+        if tracker.get_slot("summary_pending") and not tracker.active_loop.get("name"):
+            return [*events, FollowupAction("action_show_summary")]
+        restate_offer(dispatcher, tracker)
+        return events

@@ -51,9 +51,18 @@ class ActionShowSummary(Action):
             domain: DomainDict) -> list[EventType]:
         """The summary with Send / Correct / Cancel buttons."""
         lang = language_of(tracker)
-        opened = open_matters(all_matters(tracker))
+        matters = all_matters(tracker)
+        opened = open_matters(matters)
         if not opened:  # nothing left to send (stopped meanwhile)
             return [SlotSet("summary_pending", False), *_form_reset(domain)]
+        pending = tracker.get_slot("pending_matter") or []
+        if pending:  # a need raised during the form: both, or only the new one? (then this)
+            dispatcher.utter_message(
+                response="utter_ask_add_or_replace",
+                unit_name=", ".join(str(unit_of(m["unit"]).names.get(lang)) for m in opened),
+                new_unit_name=", ".join(str(unit_of(m["unit"]).names.get(lang))
+                                        for m in pending))
+            return [SlotSet("summary_pending", False), SlotSet("offer_pending", False)]
         for m in opened:
             if len(m["text"]) > MAX_SUMMARY_WORDS_CHARS:
                 m["text"] = m["text"][:MAX_SUMMARY_WORDS_CHARS - 3] + "..."

@@ -39,10 +39,18 @@ NOT_A_NAME = {w for words in LANGUAGE_WORDS.values() for w in words} | {
     "hei", "moi", "moikka", "terve", "huomenta", "päivää", "hej", "hejsan", "tjena", "hallå",
     "god dag", "hello", "hi", "hey", "good morning", "kiitos", "tack", "thanks", "thank you",
     "kyllä", "joo", "ja", "yes", "ok", "okei", "okej", "no", "ei", "nej", "en", "anonyymi",
-    "anonym", "anonymous", "nimetön", "test", "testi"}
+    "anonym", "anonymous", "nimetön", "test", "testi", "lähetä", "laheta", "skicka", "send",
+    "peruuta", "avbryt", "cancel", "välitä", "förmedla", "forward"}
 # Labels customers write before a business ID: "Y-tunnus 1234567-8".
 _ID_LABEL = re.compile(r"\b(y-?tunnus|ytunnus|fo-?nummer|business id|reg(istration)? no)\b"
                        r"[:.]?", re.IGNORECASE)
+# Where the details of the previous enquiry end, and messages whose details are not its.
+ENQUIRY_ENDS = {"action_submit_enquiry", "action_stop_enquiry"}
+NOT_DETAILS = {"ask_status"}
+# "ei oo vielä yritystä", "inget företag än", "no company yet": no company (yet).
+_NO_COMPANY = re.compile(
+    r"\b(ei|eikä|ilman|inget|ingen|int|inte|utan|no|not|without)\b.*\b(yritys\w*|firma\w*|"
+    r"företag\w*|bolag\w*|company|business|firm)\b", re.IGNORECASE)
 MAX_NAME_CHARS = 100
 MAX_NAME_WORDS = 6
 MAX_COMPANY_CHARS = 200
@@ -66,11 +74,23 @@ def _no_value(text: str) -> bool:
 
 
 def _earlier_entity(tracker: Tracker, entities: tuple[str, ...]) -> str | None:
-    """The latest value of one of `entities` the customer wrote in this conversation."""
+    """The latest value of one of `entities` the customer wrote about this enquiry.
+
+    Only since the last enquiry was sent or stopped ("forgotten" means forgotten), and
+    never from a status question (the e-mail there proves an old enquiry, it is not this
+    one's contact).
+    """
     for event in reversed(tracker.events):
+        if event.get("event") == "action" and event.get("name") in ENQUIRY_ENDS:
+            return None
+        if event.get("event") == "session_started":
+            return None
         if event.get("event") != "user":
             continue
-        for entity in (event.get("parse_data") or {}).get("entities") or []:
+        parse = event.get("parse_data") or {}
+        if (parse.get("intent") or {}).get("name") in NOT_DETAILS:
+            continue
+        for entity in parse.get("entities") or []:
             if entity.get("entity") in entities and entity.get("value"):
                 return str(entity["value"])
     return None
@@ -163,7 +183,7 @@ class ValidateEnquiryForm(FormValidationAction):
                     dispatcher.utter_message(response="utter_invalid_business_id",
                                              value=found.group(0))
                 result["business_id"] = None
-        if _no_value(text) or not text:
+        if _no_value(text) or not text or _NO_COMPANY.search(text):
             result["company"] = "-"
         else:
             result["company"] = text[:MAX_COMPANY_CHARS]
@@ -176,7 +196,8 @@ class ValidateEnquiryForm(FormValidationAction):
                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         """A Finnish business ID with a valid check digit, or "-" for none."""
         text = _plain(value)
-        if _no_value(text):
+        if _no_value(text) or not any(ch.isdigit() for ch in text):
+            # No number at all ("joo", an e-mail): none given; changeable in the summary.
             return {"business_id": "-"}
         found = BUSINESS_ID.search(text)
         candidate = found.group(0) if found else text

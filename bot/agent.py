@@ -48,6 +48,8 @@ MAX_LANGUAGE_SWITCH_WORDS = 10
 # A message that names the open matter's topic is a question about it (not the need said
 # again) when, the need's intents left aside, a question takes this share of the rest.
 MIN_QUESTION_SHARE = 0.8
+# A complaint or status question naming the topic must also be this likely in itself.
+MIN_REMARK_CONFIDENCE = 0.05
 # The matters of the conversation (a list slot of {unit, intent, text, state, reference}).
 MATTERS_SLOT = "matters"
 MATTER_OPEN = "open"
@@ -68,7 +70,8 @@ def parse_payload(text: str, intents: list[str]) -> tuple[str, list[dict[str, An
         if not isinstance(values, dict):
             return None
         entities = [{"entity": str(k), "value": v, "extractor": "payload"}
-                    for k, v in values.items()]
+                    for k, v in values.items()
+                    if isinstance(v, str | int | float | bool)]  # no lists or objects
     return match.group(1), entities
 
 
@@ -170,10 +173,15 @@ class Agent:
                                 "confidence": parsed["intent"]["confidence"]}
         elif decision.unit and decision.intent != parsed["intent"]["name"]:
             parsed["intent"] = {"name": decision.intent, "confidence": decision.confidence}
-        if parsed["intent"]["name"] == AFFIRM and self.button_words.negated(
-                text, previous or DEFAULT_LANGUAGE):
+        lang = previous or DEFAULT_LANGUAGE
+        if parsed["intent"]["name"] == AFFIRM and self.button_words.negated(text, lang):
             # "Skicka int" read as a yes would send what the customer refused.
             parsed["intent"] = {"name": DENY, "confidence": parsed["intent"]["confidence"]}
+        elif parsed["intent"]["name"] == AFFIRM and not self._yes_fits(tracker, text, lang):
+            # A yes that sends or forwards needs a yes-word ("skippa det" is no yes), and a
+            # question without a yes button ("cancel or correct?") has no yes answer: ask.
+            parsed["intent"] = {"name": NLU_FALLBACK,
+                                "confidence": parsed["intent"]["confidence"]}
         if self._answers_the_form(tracker, text, bool(decision.unit or sure),
                                   parsed["intent"]["name"]):
             parsed["intent"] = {"name": FORM_ANSWER_INTENT,
@@ -185,6 +193,18 @@ class Agent:
         parsed["intent_ranking"] = ([chosen] if chosen["name"] else []) + ranking[
             :RANKING_SIZE - 1]
         return parsed
+
+    def _yes_fits(self, tracker: DialogueTracker, text: str, lang: str) -> bool:
+        """Whether the NLU's yes can stand.
+
+        It can when no buttons were offered, or a yes button was and a yes-word was typed.
+        """
+        buttons = offered_buttons(tracker.events)
+        if not buttons:
+            return True
+        if not any(str(b.get("payload") or "").startswith(f"/{AFFIRM}") for b in buttons):
+            return False
+        return self.button_words.says_yes(text, lang)
 
     def _question_with_a_need(self, tracker: DialogueTracker, parsed: dict[str, Any],
                               decision: RouteDecision) -> RouteDecision | None:
@@ -201,7 +221,10 @@ class Agent:
             return None
         switch = decision.intent in self._switch_intents and len(
             _WORD.findall(str(parsed.get("text") or ""))) > MAX_LANGUAGE_SWITCH_WORDS
-        if decision.intent not in self.router.table.questions and not switch:
+        # Details outside the form ("I'm Maria, maria@..., we want to change the use of our
+        # premises") are an introduction with a need.
+        details = decision.intent == FORM_ANSWER_INTENT and tracker.active_loop is None
+        if decision.intent not in self.router.table.questions and not (switch or details):
             return None
         behind = self.router.need_behind(parsed, tracker.slots)
         if behind is None and switch:  # neither a switch nor a clear need: ask
@@ -226,9 +249,11 @@ class Agent:
         if not rest or mass <= 0:
             return None
         name, share = str(rest[0]["name"]), float(rest[0]["confidence"]) / mass
-        about = self.router.table.questions | self.router.table.about_matter
-        if name not in about or share < MIN_QUESTION_SHARE:
+        table = self.router.table
+        if name not in table.questions | table.about_matter or share < MIN_QUESTION_SHARE:
             return None
+        if name in table.about_matter and float(rest[0]["confidence"]) < MIN_REMARK_CONFIDENCE:
+            return None  # a complaint must sound like one, not just be the likeliest remark
         parsed["intent"] = {"name": name, "confidence": round(share, 4)}
         return RouteDecision(name, share, None, None, False, decision.candidates, True)
 

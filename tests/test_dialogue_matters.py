@@ -172,3 +172,103 @@ def test_dialogue_matters_the_first_message_sets_the_language(agent, text, lang)
     sender = f"first-{text}"
     say(agent, sender, text)
     assert agent.tracker(sender).get_slot("language") == lang
+
+
+def _to_summary(agent, sender, lang):
+    return say(agent, sender, TERRACE[lang], "/affirm", *FORM[lang])
+
+
+@pytest.mark.parametrize("lang,refusal", [
+    ("fi", "älkää lähettäkö"), ("fi", "elä lähetä"), ("fi", "ei kiitos, älä lähetä"),
+    ("sv", "skippa det"), ("sv", "nej skicka int"), ("en", "no dont send")])
+def test_dialogue_matters_a_refusal_at_the_summary_never_sends(agent, lang, refusal):
+    sender = f"refuse-{lang}-{refusal}"
+    _to_summary(agent, sender, lang)
+    replies = say(agent, sender, refusal)
+    assert not enquiries_of(agent, sender)
+    assert "BP-" not in texts_of(replies)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_dialogue_matters_no_at_the_summary_asks_cancel_or_correct(agent, lang):
+    sender = f"no-summary-{lang}"
+    _to_summary(agent, sender, lang)
+    replies = say(agent, sender, "/deny")
+    assert {b["payload"] for b in replies[-1]["buttons"]} == {"/stop", "/correct"}
+    say(agent, sender, "/stop")
+    assert not enquiries_of(agent, sender) and not agent.tracker(sender).get_slot("matters")
+
+
+@pytest.mark.parametrize("lang,yes", [("fi", "joo molemmat"), ("sv", "ja"), ("en", "yes")])
+def test_dialogue_matters_a_new_need_at_the_summary_is_asked_not_sent(agent, lang, yes):
+    sender = f"new-at-summary-{lang}"
+    _to_summary(agent, sender, lang)
+    new = {"fi": "Tarvitsemme lisäksi ympäristöluvan maalaamolle",
+           "sv": "Vi behöver också ett miljötillstånd för lackeringen",
+           "en": "We also need an environmental permit for the paint shop"}[lang]
+    say(agent, sender, new)
+    replies = say(agent, sender, yes)
+    assert not enquiries_of(agent, sender), "a yes to 'both?' does not send"
+    assert FORM[lang][0] in texts_of(replies), "the summary again, with both matters"
+    say(agent, sender, "/affirm")
+    assert {e.unit for e in enquiries_of(agent, sender)} == {"streets", "environment"}
+
+
+def test_dialogue_matters_a_status_e_mail_is_not_this_enquirys_contact(agent):
+    sender = "prefill-status"
+    say(agent, sender, "Mikä on kyselyn BP-2026-000001 tila? sähköpostini on "
+                       "toinen@kahvila.example.fi")
+    replies = say(agent, sender, TERRACE["fi"], "/affirm", "Pekka Virtanen", "ei yritystä")
+    assert "sähköpostiosoitteella" in texts_of(replies), "the contact is asked"
+
+
+@pytest.mark.parametrize("answer", ["ei oo vielä yritystä", "inget företag än",
+                                    "no company yet"])
+def test_dialogue_matters_no_company_yet_is_no_company(agent, answer):
+    sender = f"no-company-{answer}"
+    say(agent, sender, TERRACE["fi"], "/affirm", "Pekka Virtanen", answer)
+    assert agent.tracker(sender).get_slot("company") == "-"
+
+
+def test_dialogue_matters_a_wrong_business_id_is_no_trap(agent):
+    sender = "bid-trap"
+    say(agent, sender, TERRACE["fi"], "/affirm", "Pekka Virtanen", "Kahvila Oy 1234567-8")
+    replies = say(agent, sender, "joo")
+    tracker = agent.tracker(sender)
+    assert tracker.get_slot("business_id") == "-" and tracker.get_slot("company") == "Kahvila Oy"
+    assert "sähköpostiosoitteella" in texts_of(replies)
+
+
+@pytest.mark.parametrize("payload", ['/switch_language{"language": ["fi"]}',
+                                     '/switch_language{"language": "de"}'])
+def test_dialogue_matters_odd_language_payloads_change_nothing(agent, payload):
+    sender = f"odd-{payload}"
+    say(agent, sender, "Hej")
+    assert say(agent, sender, payload)
+    assert agent.tracker(sender).get_slot("language") == "sv"
+    assert say(agent, sender, "hej")
+
+
+def test_dialogue_matters_identity_codes_are_masked_in_the_enquiry(agent):
+    sender = "hetu"
+    say(agent, sender, "Haluaisin hakea terassilupaa kahvilalle, henkilötunnukseni on "
+                       "131052-308T", "/affirm", *FORM["fi"], "/affirm")
+    enquiry = enquiries_of(agent, sender)[0]
+    assert "131052-308T" not in enquiry.customer_text
+    copy = [m for m in outbox_of(agent, enquiry.id) if m.recipient == FORM["fi"][2]][0]
+    assert "terassilupaa" not in copy.body, "the copy carries no free text"
+
+
+def test_dialogue_matters_erase_by_reference_takes_the_whole_submission(agent):
+    from bot.store.privacy import erase
+
+    sender = "erase-two"
+    say(agent, sender, TWO_NEEDS["fi"])
+    say(agent, sender, '/add_matter{"forward": "yes"}')  # if offered; else the next is yes
+    if agent.tracker(sender).active_loop is None:
+        say(agent, sender, "/affirm")
+    say(agent, sender, *FORM["fi"], "/affirm")
+    found = enquiries_of(agent, sender)
+    assert len(found) == 2
+    erase(agent.store.db, reference=found[0].reference)
+    assert not enquiries_of(agent, sender)

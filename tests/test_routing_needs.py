@@ -56,3 +56,37 @@ def test_routing_needs_one_need_is_not_split(router, lang, text):
                                        ("en", "How much does a terrace permit cost?")])
 def test_routing_needs_a_question_names_its_need(router, lang, text):
     assert router.route(text)["unit"] == "streets"
+
+
+class _Classifier:
+    labels = ["terrace_permit", "recruitment", "greet"]
+
+
+class FixedNLU:
+    """Rankings by clause text: enough to check how needs are decided."""
+
+    classifier = _Classifier()
+
+    def __init__(self, by_text):
+        self.by_text = by_text
+
+    def rank(self, texts, top=10):
+        return [[{"name": n, "confidence": c} for n, c in self.by_text[t]] for t in texts]
+
+
+@pytest.mark.parametrize("whole_recruitment,expected", [
+    (0.3, [("streets", False), ("employment", False)]),   # both supported: two matters
+    (0.01, [("streets", False), ("employment", True)]),   # hardly supported: offered
+])
+def test_routing_needs_sure_and_possible(routing_table, whole_recruitment, expected):
+    from bot.service import Router
+
+    first, second = "we need a terrace permit", "also want to hire two cooks"
+    nlu = FixedNLU({first: [("terrace_permit", 0.97), ("recruitment", 0.02)],
+                    second: [("recruitment", 0.96), ("terrace_permit", 0.03)]})
+    router = Router(nlu, routing_table)  # type: ignore[arg-type]
+    parsed = {"text": f"{first} and {second}", "entities": [], "intent_ranking": [
+        {"name": "terrace_permit", "confidence": 1 - whole_recruitment},
+        {"name": "recruitment", "confidence": whole_recruitment}]}
+    needs = router.needs(parsed)
+    assert [(n["unit"], n["possible"]) for n in needs] == expected

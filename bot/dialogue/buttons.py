@@ -115,6 +115,15 @@ class ButtonWords:
                      for lang in SUPPORTED_LANGUAGES}
         return cls(politeness, synonyms, negations)
 
+    def says_yes(self, text: str, lang: str) -> bool:
+        """Whether a reply holds a yes-word of `lang` (and no negation)."""
+        if self.negated(text, lang):
+            return False
+        yes = self._yes_words(lang) | set(self.synonyms.get(YES, {}).get(lang, []))
+        typed = normalise(text)
+        return typed in yes or any(w in yes or any(
+            _same_word(w, y) for y in yes) for w in typed.split())
+
     def negated(self, text: str, lang: str) -> bool:
         """Whether a reply says no somewhere ("skicka int", "don't send")."""
         typed = f" {normalise(text)} "
@@ -122,9 +131,13 @@ class ButtonWords:
 
     def _phrases(self, button: dict[str, Any], lang: str) -> list[str]:
         phrases = [normalise(str(button.get("title") or ""))]
-        intent = payload_intent(str(button.get("payload") or ""))
-        phrases += self.synonyms.get(intent, {}).get(lang, [])
+        payload = str(button.get("payload") or "")
+        for key in (payload, payload_intent(payload)):
+            phrases += self.synonyms.get(key, {}).get(lang, [])
         return [p for p in phrases if p]
+
+    def _yes_words(self, lang: str) -> set[str]:
+        return {w for p in self.synonyms.get(YES, {}).get(lang, []) for w in p.split()}
 
     def match(self, text: str, buttons: list[dict[str, Any]], lang: str
               ) -> dict[str, Any] | None:
@@ -145,10 +158,14 @@ class ButtonWords:
         if len(exact) == 1:
             return exact[0]
         polite = self.politeness.get(lang, set())
+        vocab = [{w for p in ps for w in p.split()} for ps in phrases]
+        # "joo molemmat": a yes-word that is no offered button's only says the choice is meant
+        unowned_yes = self._yes_words(lang) - set().union(*vocab)
         words = [w for w in typed.split() if w not in polite]
+        if any(w not in unowned_yes for w in words):
+            words = [w for w in words if w not in unowned_yes]
         if not words or len(words) > MAX_REPLY_WORDS:
             return None
-        vocab = [{w for p in ps for w in p.split()} for ps in phrases]
         found: set[int] = set()
         for word in words:
             # A word that is a whole title or synonym decides before one inside a phrase

@@ -80,6 +80,8 @@ def global_slot_events(domain: Domain, tracker: DialogueTracker) -> list[dict[st
             if mapping.conditions or mapping.type in ("custom", "from_trigger_intent"):
                 continue
             value = _value_from_mapping(mapping, tracker)
+            if slot.type == "categorical" and value not in (slot.values or []):
+                continue  # "/switch_language{"language": "de"}" changes nothing
             if value is not None and tracker.get_slot(name) != value:
                 events.append(slot_event(name, value))
                 break

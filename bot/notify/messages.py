@@ -45,20 +45,20 @@ STATUS_NAMES = {
 COMPLAINT_LABELS = {"fi": "Palaute / valitus", "sv": "Respons / klagomål",
                     "en": "Feedback / complaint"}
 COPY_TEXTS = {
-    "fi": {"subject": "Kopio kyselystäsi", "intro": "Kiitos yhteydenotosta! Kyselysi on "
-           "välitetty eteenpäin. Tässä kopio siitä.", "unit": "Vastaanottaja",
+    "fi": {"subject": "Kyselysi on vastaanotettu", "intro": "Kiitos yhteydenotosta! Kyselysi on "
+           "välitetty eteenpäin.", "unit": "Vastaanottaja",
            "reference": "Viitenumero", "expect": "Vastaus tulee yleensä {days} arkipäivän "
-           "kuluessa.", "words": "Kyselysi", "footer": "Tämä on automaattinen viesti; "
+           "kuluessa.", "footer": "Tämä on automaattinen viesti; "
            "voit pyytää tietojesi poistoa vastaamalla tähän viestiin."},
-    "sv": {"subject": "Kopia av ditt ärende", "intro": "Tack för att du kontaktade oss! "
-           "Ditt ärende har förmedlats. Här är en kopia.", "unit": "Mottagare",
+    "sv": {"subject": "Ditt ärende har tagits emot", "intro": "Tack för att du kontaktade oss! "
+           "Ditt ärende har förmedlats.", "unit": "Mottagare",
            "reference": "Referensnummer", "expect": "Svaret kommer vanligen inom {days} "
-           "vardagar.", "words": "Ditt ärende", "footer": "Det här är ett automatiskt "
+           "vardagar.", "footer": "Det här är ett automatiskt "
            "meddelande; du kan be att dina uppgifter raderas genom att svara på det."},
-    "en": {"subject": "A copy of your enquiry", "intro": "Thank you for getting in touch! "
-           "Your enquiry has been forwarded. Here is a copy.", "unit": "Recipient",
+    "en": {"subject": "Your enquiry has been received", "intro": "Thank you for getting in touch! "
+           "Your enquiry has been forwarded.", "unit": "Recipient",
            "reference": "Reference", "expect": "You will usually get a reply within {days} "
-           "working days.", "words": "Your enquiry", "footer": "This is an automatic "
+           "working days.", "footer": "This is an automatic "
            "message; you can ask for your data to be deleted by replying to it."},
 }
 LANGUAGE_NAMES = {"fi": {"fi": "suomi", "sv": "ruotsi", "en": "englanti"},
@@ -125,10 +125,11 @@ def customer_copy(enquiry: Enquiry, unit_name: str, response_days: int) -> tuple
     """(subject, body) of the copy sent to the customer, in their reply language."""
     lang = enquiry.reply_language if enquiry.reply_language in COPY_TEXTS else enquiry.language
     t = COPY_TEXTS.get(lang, COPY_TEXTS["en"])
+    # No free text: the address is not verified, and the city must not mail anyone's words
+    # to anyone; the reference, the unit and the expected reply are what the customer needs.
     body = "\n".join([
         t["intro"], "", f"{t['reference']}: {enquiry.reference}", f"{t['unit']}: {unit_name}",
-        t["expect"].format(days=response_days), "", f"{t['words']}:", enquiry.customer_text,
-        "", t["footer"]])
+        t["expect"].format(days=response_days), "", t["footer"]])
     return f"[{enquiry.reference}] {t['subject']}", body
 
 

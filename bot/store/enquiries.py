@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.nlu.validators import mask_personal_ids
 from bot.store.db import Database
 from bot.store.models import Enquiry, OutboxMessage
 
@@ -137,7 +138,8 @@ def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for event in events:
         if event.get("event") in ("user", "bot") and event.get("text"):
             turns.append({"from": "customer" if event["event"] == "user" else "bot",
-                          "text": str(event["text"])[:MAX_TRANSCRIPT_TURN_CHARS]})
+                          "text": mask_personal_ids(
+                              str(event["text"])[:MAX_TRANSCRIPT_TURN_CHARS])})
     return turns
 
 
@@ -163,7 +165,8 @@ def submit_matters(db: Database, sender_id: str, customer: CustomerDetails,
                 business_id=customer.business_id, customer_email=customer.email,
                 customer_phone=customer.phone, consent_at=now,
                 notice_version=customer.notice_version,
-                customer_text=str(matter.get("text") or ""), transcript=shared, status="new",
+                customer_text=mask_personal_ids(str(matter.get("text") or "")),
+                transcript=shared, status="new",
                 history=[{"at": now.isoformat(), "event": "created", "unit": matter["unit"]}])
             session.add(enquiry)
             session.flush()

@@ -90,7 +90,11 @@ def erase(db: Database, *, email: str | None = None, reference: str | None = Non
     senders = {s for _, s in found if s}
     if sender_id:
         senders.add(sender_id)
-    return _remove(db, [i for i, _ in found], sorted(senders))
+    if senders:  # one submission makes an enquiry per unit: they share the customer
+        with db.session() as session:
+            found += list(session.execute(select(Enquiry.id, Enquiry.sender_id).where(
+                Enquiry.sender_id.in_(senders))))
+    return _remove(db, sorted({i for i, _ in found}), sorted(senders))
 
 
 class MaskingFilter(logging.Filter):
