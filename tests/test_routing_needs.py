@@ -62,10 +62,16 @@ class _Classifier:
     labels = ["terrace_permit", "recruitment", "greet"]
 
 
+class _Config:
+    fallback_threshold = 0.45
+    ambiguity_margin = 0.1
+
+
 class FixedNLU:
     """Rankings by clause text: enough to check how needs are decided."""
 
     classifier = _Classifier()
+    classifier_config = _Config()
 
     def __init__(self, by_text):
         self.by_text = by_text
