@@ -54,7 +54,8 @@ def _needs(tracker: Tracker, words: str
         found = table().unit_for(intent) if intent else None
         unit = routing.get("unit") or (found[0] if found else None)
         needs = [{"unit": unit_of(unit).id, "intent": intent, "text": words}]
-    units = {n["unit"] for n in needs}
+    # A possible need is only offered for a unit this conversation has no matter with yet.
+    units = {n["unit"] for n in needs} | {m["unit"] for m in all_matters(tracker)}
     possible = [{"unit": n["unit"], "intent": n.get("intent"), "text": str(n.get("text"))}
                 for n in listed if n.get("possible") and n["unit"] not in units
                 and not unit_of(n["unit"]).referral and not unit_of(n["unit"]).non_business]
@@ -135,7 +136,7 @@ class ActionRouteEnquiry(Action):
                                      matter_lines=matter_lines(also, lang))
             _offer(dispatcher, matters, also, domain, lang)
             return [*events, *matter_events(matters), SlotSet("offer_pending", True),
-                    SlotSet("pending_matter", also)]
+                    SlotSet("possible_matter", also)]
         _offer(dispatcher, matters)
         return [*events, *matter_events(matters), SlotSet("offer_pending", True)]
 
@@ -182,8 +183,13 @@ class _PendingMatterMixin:
     @staticmethod
     def _pending(dispatcher: CollectingDispatcher, tracker: Tracker
                  ) -> list[dict[str, Any]]:
-        """The matter(s) waiting for the choice; none: the pending question again."""
-        pending = [dict(m) for m in tracker.get_slot("pending_matter") or []]
+        """The matter(s) waiting for the choice; none: the pending question again.
+
+        "Forward both" takes the possible need offered with the first message instead.
+        """
+        slot = ("possible_matter" if next(tracker.get_latest_entity_values(FORWARD_ENTITY),
+                                         None) else "pending_matter")
+        pending = [dict(m) for m in tracker.get_slot(slot) or []]
         if not pending and not restate_offer(dispatcher, tracker):
             dispatcher.utter_message(response="utter_ask_rephrase")
         return pending
@@ -191,7 +197,8 @@ class _PendingMatterMixin:
     @staticmethod
     def _continue(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
                   matters: list[dict[str, Any]]) -> list[EventType]:
-        events = [*matter_events(matters), SlotSet("pending_matter", None)]
+        events = [*matter_events(matters), SlotSet("pending_matter", None),
+                  SlotSet("possible_matter", None)]
         if tracker.active_loop.get("name"):
             return events  # the form goes on; the summary will list every matter
         if details_complete(tracker, domain):  # the summary again, with every matter
@@ -219,7 +226,7 @@ class ActionAddMatter(_PendingMatterMixin, Action):
                                                            language_of(tracker)))
         forward = next(tracker.get_latest_entity_values(FORWARD_ENTITY), None)
         if forward and not tracker.active_loop.get("name"):
-            return [*matter_events(matters), SlotSet("pending_matter", None),
+            return [*matter_events(matters), SlotSet("possible_matter", None),
                     SlotSet("offer_pending", False), FollowupAction(FORM)]
         return self._continue(dispatcher, tracker, domain, matters)
 
@@ -345,4 +352,4 @@ class ActionDeclineOffer(Action):
             unit, tracker.get_slot("enquiry_intent"), lang).email)
         kept = [m for m in all_matters(tracker) if m.get("state") != OPEN]
         return [*matter_events(kept), SlotSet("offer_pending", False),
-                SlotSet("pending_matter", None)]
+                SlotSet("pending_matter", None), SlotSet("possible_matter", None)]

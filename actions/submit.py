@@ -120,7 +120,7 @@ class ActionSubmitEnquiry(Action):
         return [SlotSet("reference", references[0]), *matter_events(matters),
                 SlotSet("contact_details", details), *_form_reset(domain),
                 SlotSet("offer_pending", False), SlotSet("summary_pending", False),
-                SlotSet("pending_matter", None)]
+                SlotSet("pending_matter", None), SlotSet("possible_matter", None)]
 
     @staticmethod
     def _out_of_hours(dispatcher: CollectingDispatcher, opened: list[dict[str, Any]],
@@ -169,4 +169,5 @@ class ActionStopEnquiry(Action):
         if tracker.active_loop.get("name"):
             events.insert(0, ActiveLoop(None))
         return [*events, SlotSet("offer_pending", False), SlotSet("summary_pending", False),
-                SlotSet("pending_matter", None), SlotSet("requested_slot", None)]
+                SlotSet("pending_matter", None), SlotSet("possible_matter", None),
+                SlotSet("requested_slot", None)]

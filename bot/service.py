@@ -16,6 +16,17 @@ _CONNECTOR_WORDS = (r"ja|sekä|lisäksi|lisäks|myös|samalla|and|also|plus|as w
                     r"separately|additionally|och|o|samt|dessutom|även|också|samtidigt")
 _CONNECTORS = re.compile(rf",?\s+\b(?:{_CONNECTOR_WORDS})\b\s+", re.IGNORECASE)
 _STARTS_JOINED = re.compile(rf"^(?:{_CONNECTOR_WORDS})\b", re.IGNORECASE)
+# Words that make a clause ask for something rather than tell the background ("we have
+# thirty employees"): word beginnings, so that endings and spoken forms match. A clause
+# without one can still be a need, but the assistant then offers it instead of deciding.
+_REQUEST = re.compile(
+    r"\?|\b(?:tarvi|tartt|halu|pitä|pitäis|täyty|mite|mistä|mihin|voi|saa|onk|kuinka|"
+    r"kannatta|kysy|hae|haem|haen|hake|etsi|aio|aikoo|suunnittel|apu|apua|neuvo|tieto|"
+    r"behöv|vill|skulle|hur|kan|får|måste|önsk|sök|undr|ansök|planer|tänk|hjälp|råd|info|"
+    r"need|want|would|'d like|how|where|can|could|may|looking|apply|wonder|must|have to|"
+    r"plan|intend|help|advice|info)", re.IGNORECASE)
+# A clause this short ("ympäristöluvan maalaamolle") is a request even without such a word.
+MAX_PLAIN_REQUEST_WORDS = 4
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 MIN_CLAUSE_WORDS = 2
 MAX_CLAUSES = 8
@@ -29,6 +40,12 @@ MIN_NEED_SHARE = 0.1
 MIN_POSSIBLE_NEED_CONFIDENCE = 0.9
 # A question names a need when the routable intents carry at least this much of its ranking.
 MIN_NEED_BEHIND_MASS = 0.2
+
+
+def is_request(clause: str) -> bool:
+    """Whether a clause asks for something, rather than telling the background."""
+    return bool(_REQUEST.search(clause)) or len(_WORD.findall(clause)) <= (
+        MAX_PLAIN_REQUEST_WORDS)
 
 
 def clauses(text: str) -> list[tuple[str, bool]]:
@@ -90,8 +107,10 @@ class Router:
                                     "entities": parsed.get("entities") or []}, slots)
             clear = (decision.unit is not None and not decision.needs_clarification
                      and decision.confidence >= MIN_NEED_CONFIDENCE)
-            supported = share.get(str(decision.unit), 0.0) >= MIN_NEED_SHARE
-            possible = joined or decision.confidence >= MIN_POSSIBLE_NEED_CONFIDENCE
+            shared = share.get(str(decision.unit), 0.0) >= MIN_NEED_SHARE
+            supported = shared and is_request(part)
+            possible = (shared or joined
+                        or decision.confidence >= MIN_POSSIBLE_NEED_CONFIDENCE)
             if not clear or not (supported or possible):
                 if not found:
                     context.append(part)  # background before the first need

@@ -16,7 +16,7 @@ def test_cli_shell_chat_with_buttons_and_nlu(agent):
     text = "\n".join(lines)
     assert '"name": "terrace_permit"' in text
     assert "[1] Kyllä, välitä" in text and "[2] Ei kiitos" in text
-    assert "Selvä, en välitä mitään" in text  # button 2 sent /deny
+    assert "Selvä, en välitä kyselyä eteenpäin" in text  # button 2 sent /deny
 
 
 def test_cli_shell_ends_at_end_of_input(agent):

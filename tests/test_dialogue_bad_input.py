@@ -38,7 +38,7 @@ def test_dialogue_payload_for_an_unknown_intent_is_plain_text(agent):
 
 @pytest.mark.parametrize("language,opening,closed_word", [
     ("fi", ["Haluaisin hakea terassilupaa kahvilalle kesäksi", "kyllä", "Maija Meikäläinen"],
-     "suljettu"),
+     "kiinni"),
     ("sv", ["Jag vill söka tillstånd för en uteservering till vårt kafé i sommar", "ja",
             "Anna Andersson"], "stängd"),
     ("en", ["I'd like to apply for a terrace permit for our cafe this summer", "yes",
