@@ -129,9 +129,38 @@ class Agent:
         """The parse data of a user message, Rasa-shaped, with the routing decision.
 
         Read in this order: a button payload; a typed reply that means one of the buttons
-        just offered; the NLU, whose routing decision may name several units.
+        just offered; the NLU, read against the conversation's matters, whose routing
+        decision may name several units.
         """
         previous = tracker.get_slot(LANGUAGE_SLOT)
+        clicked = self._clicked(text, tracker, previous)
+        if clicked is not None:
+            return clicked
+        parsed = self.router.nlu.parse(text, previous, ranking_size=0)  # all, cut below
+        routed = self._route(tracker, parsed)
+        lang = previous or DEFAULT_LANGUAGE
+        if parsed["intent"]["name"] == AFFIRM and self.button_words.negated(text, lang):
+            # "Skicka int" read as a yes would send what the customer refused.
+            parsed["intent"] = {"name": DENY, "confidence": parsed["intent"]["confidence"]}
+        elif parsed["intent"]["name"] == AFFIRM and not self._yes_fits(tracker, text, lang):
+            # A yes that sends or forwards needs a yes-word ("skippa det" is no yes), and a
+            # question without a yes button ("cancel or correct?") has no yes answer: ask.
+            parsed["intent"] = {"name": NLU_FALLBACK,
+                                "confidence": parsed["intent"]["confidence"]}
+        if self._answers_the_form(tracker, text, routed, parsed["intent"]["name"]):
+            parsed["intent"] = {"name": FORM_ANSWER_INTENT,
+                                "confidence": parsed["intent"]["confidence"]}
+        parsed.pop("lemmas", None)
+        # As in Rasa, the ranking starts with the intent decided (rasa-sdk reads it there).
+        chosen = parsed["intent"]
+        ranking = [r for r in parsed["intent_ranking"] if r["name"] != chosen["name"]]
+        parsed["intent_ranking"] = ([chosen] if chosen["name"] else []) + ranking[
+            :RANKING_SIZE - 1]
+        return parsed
+
+    def _clicked(self, text: str, tracker: DialogueTracker, previous: str | None
+                 ) -> dict[str, Any] | None:
+        """The parse of a button payload, or of a typed reply that means a button."""
         payload = parse_payload(text, self.domain.intents)
         method = "payload"
         if payload is None:
@@ -140,12 +169,15 @@ class Agent:
             payload = parse_payload(str(button["payload"]), self.domain.intents) if (
                 button) else None
             method = "button"
-        if payload is not None:
-            intent, entities = payload
-            return {"text": text, "intent": {"name": intent, "confidence": 1.0},
-                    "intent_ranking": [{"name": intent, "confidence": 1.0}],
-                    "entities": entities, "language": {"name": previous, "method": method}}
-        parsed = self.router.nlu.parse(text, previous, ranking_size=0)  # all, cut below
+        if payload is None:
+            return None
+        intent, entities = payload
+        return {"text": text, "intent": {"name": intent, "confidence": 1.0},
+                "intent_ranking": [{"name": intent, "confidence": 1.0}],
+                "entities": entities, "language": {"name": previous, "method": method}}
+
+    def _route(self, tracker: DialogueTracker, parsed: dict[str, Any]) -> bool:
+        """Decide the unit(s) and set `routing` and the intent; whether a need was routed."""
         decision = self.router.decide(parsed, tracker.slots)
         behind = self._question_with_a_need(tracker, parsed, decision)
         if behind is not None:
@@ -173,26 +205,7 @@ class Agent:
                                 "confidence": parsed["intent"]["confidence"]}
         elif decision.unit and decision.intent != parsed["intent"]["name"]:
             parsed["intent"] = {"name": decision.intent, "confidence": decision.confidence}
-        lang = previous or DEFAULT_LANGUAGE
-        if parsed["intent"]["name"] == AFFIRM and self.button_words.negated(text, lang):
-            # "Skicka int" read as a yes would send what the customer refused.
-            parsed["intent"] = {"name": DENY, "confidence": parsed["intent"]["confidence"]}
-        elif parsed["intent"]["name"] == AFFIRM and not self._yes_fits(tracker, text, lang):
-            # A yes that sends or forwards needs a yes-word ("skippa det" is no yes), and a
-            # question without a yes button ("cancel or correct?") has no yes answer: ask.
-            parsed["intent"] = {"name": NLU_FALLBACK,
-                                "confidence": parsed["intent"]["confidence"]}
-        if self._answers_the_form(tracker, text, bool(decision.unit or sure),
-                                  parsed["intent"]["name"]):
-            parsed["intent"] = {"name": FORM_ANSWER_INTENT,
-                                "confidence": parsed["intent"]["confidence"]}
-        parsed.pop("lemmas", None)
-        # As in Rasa, the ranking starts with the intent decided (rasa-sdk reads it there).
-        chosen = parsed["intent"]
-        ranking = [r for r in parsed["intent_ranking"] if r["name"] != chosen["name"]]
-        parsed["intent_ranking"] = ([chosen] if chosen["name"] else []) + ranking[
-            :RANKING_SIZE - 1]
-        return parsed
+        return bool(decision.unit or sure)
 
     def _yes_fits(self, tracker: DialogueTracker, text: str, lang: str) -> bool:
         """Whether the NLU's yes can stand.
