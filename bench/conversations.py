@@ -21,9 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +33,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.load import start_server  # noqa: E402
 from tests.simulated_user import (  # noqa: E402
     KINDS,
     LANGUAGES,
@@ -53,12 +51,6 @@ from tests.simulated_user import (  # noqa: E402
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def newest_or_trained(model: str | None, tmp: str) -> str:
     """--model, else the newest model under models/, else one trained into `tmp`."""
     if model:
@@ -73,29 +65,6 @@ def newest_or_trained(model: str | None, tmp: str) -> str:
         print("no model under models/: training one", file=sys.stderr)
         return str(train_project(ROOT / "config.yml", [ROOT / "data" / "nlu"],
                                  Path(tmp) / "models")[0])
-
-
-def start_server(model: str, database: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "BPBOT_DATABASE_URL": database, "BPBOT_MODELS_PATH": model,
-           "BPBOT_RATE_LIMIT_PER_MINUTE": "1000000", "BPBOT_OUTBOX_INTERVAL_S": "0",
-           "BPBOT_SMTP_PORT": "1", "BPBOT_ENVIRONMENT": "test", "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bot.server.app:app_from_environment", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                return server, base
-        except httpx.HTTPError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.terminate()
-            raise SystemExit("the server did not start")
-        time.sleep(0.5)
 
 
 async def hold(client: httpx.AsyncClient, scenario: Scenario, matcher: ResponseMatcher,

@@ -42,6 +42,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_server(models: str, database: str, workers: int = 1, *,
+                 ready_within_s: float = 180) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the app on a free loopback port (no rate limit, no outbox); wait until ready."""
+    port = free_port()
+    env = {**os.environ, "BPBOT_DATABASE_URL": database, "BPBOT_MODELS_PATH": models,
+           "BPBOT_RATE_LIMIT_PER_MINUTE": "1000000", "BPBOT_OUTBOX_INTERVAL_S": "0",
+           "BPBOT_SMTP_PORT": "1", "BPBOT_ENVIRONMENT": "test", "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bot.server.app:app_from_environment", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+         "--log-level", "warning"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + ready_within_s
+    while True:
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.terminate()
+            raise SystemExit("the server did not start")
+        time.sleep(0.5)
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of the process and its children (uvicorn workers)."""
     total = 0.0
@@ -170,34 +195,18 @@ def main() -> None:
         database = server_pg.start()
     else:
         database = f"sqlite:///{tmp}/load.sqlite3"
-    port = free_port()
-    env = {**os.environ, "BPBOT_DATABASE_URL": database, "BPBOT_MODELS_PATH": models,
-           "BPBOT_RATE_LIMIT_PER_MINUTE": "1000000", "BPBOT_OUTBOX_INTERVAL_S": "0",
-           "BPBOT_SMTP_PORT": "1", "BPBOT_ENVIRONMENT": "test", "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bot.server.app:app_from_environment", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-         "--log-level", "warning"], cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
     results: dict[str, object] = {"benchmark": "load", "workers": args.workers,
                                   "database": database.split(":")[0]}
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not start")
-            time.sleep(0.5)
-        results["levels"] = [asyncio.run(level(base, server.pid, int(c), args.seconds))
-                             for c in args.levels.split(",")]
-        results["server_rss_mb"] = rss_mb(server.pid)
+        server, base = start_server(models, database, args.workers, ready_within_s=120)
+        try:
+            results["levels"] = [asyncio.run(level(base, server.pid, int(c), args.seconds))
+                                 for c in args.levels.split(",")]
+            results["server_rss_mb"] = rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         if server_pg is not None:
             server_pg.stop()
     for key, value in results.items():

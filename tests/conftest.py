@@ -110,3 +110,13 @@ def agent(project_settings, router):
     from bot.agent import Agent
 
     return Agent.load(project_settings, router=router, rng=random.Random(7))
+
+
+@pytest.fixture()
+def routing_copy(tmp_path, root):
+    """A copy of routing/ to change in a test."""
+    import shutil
+
+    target = tmp_path / "routing"
+    shutil.copytree(root / "routing", target)
+    return target

@@ -1,4 +1,3 @@
-import shutil
 
 import pytest
 import yaml
@@ -17,13 +16,6 @@ def test_routing_project_table_has_exactly_the_units(routing_table):
         langs = {lang for c in unit.contacts for lang in c.languages}
         assert {"fi", "sv"} <= langs
         assert all(c.email.endswith("@example.fi") for c in unit.contacts)
-
-
-@pytest.fixture()
-def routing_copy(tmp_path, root):
-    target = tmp_path / "routing"
-    shutil.copytree(root / "routing", target)
-    return target
 
 
 def _edit(path, change):

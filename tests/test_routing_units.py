@@ -1,4 +1,3 @@
-import shutil
 
 import pytest
 import yaml
@@ -8,13 +7,6 @@ from bot.routing import load_routing
 from bot.routing.schema import Unit
 
 LANGUAGES = ["fi", "sv", "en"]
-
-
-@pytest.fixture()
-def routing_copy(tmp_path, root):
-    target = tmp_path / "routing"
-    shutil.copytree(root / "routing", target)
-    return target
 
 
 def _edit(path, change):
