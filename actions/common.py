@@ -64,22 +64,25 @@ def form_slots(domain: DomainDict) -> list[str]:
     return list(domain.get("forms", {}).get(FORM, {}).get("required_slots", []))
 
 
-def response_text(domain: DomainDict, name: str, lang: str) -> str:
-    """The text of a response's variation for `lang` (button titles that live in the domain)."""
+def _variation(domain: DomainDict, name: str, lang: str) -> dict[str, Any] | None:
+    """A response's variation for `lang` in the domain, or None."""
     for variation in domain.get("responses", {}).get(name, []):
         conditions = variation.get("condition") or []
         if any(c.get("name") == "language" and c.get("value") == lang for c in conditions):
-            return str(variation.get("text") or "")
-    return name
+            return dict(variation)
+    return None
+
+
+def response_text(domain: DomainDict, name: str, lang: str) -> str:
+    """The text of a response's variation for `lang` (button titles that live in the domain)."""
+    variation = _variation(domain, name, lang)
+    return name if variation is None else str(variation.get("text") or "")
 
 
 def response_buttons(domain: DomainDict, name: str, lang: str) -> list[dict[str, Any]]:
     """The buttons of a response's variation for `lang`."""
-    for variation in domain.get("responses", {}).get(name, []):
-        conditions = variation.get("condition") or []
-        if any(c.get("name") == "language" and c.get("value") == lang for c in conditions):
-            return [dict(b) for b in variation.get("buttons") or []]
-    return []
+    variation = _variation(domain, name, lang) or {}
+    return [dict(b) for b in variation.get("buttons") or []]
 
 
 def is_payload(text: str) -> bool:

@@ -56,6 +56,12 @@ MATTER_OPEN = "open"
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 
 
+def _open_units(tracker: DialogueTracker) -> set[str]:
+    """The units of the conversation's matters not yet sent."""
+    return {str(m.get("unit")) for m in tracker.get_slot(MATTERS_SLOT) or []
+            if isinstance(m, dict) and m.get("state") == MATTER_OPEN}
+
+
 def parse_payload(text: str, intents: list[str]) -> tuple[str, list[dict[str, Any]]] | None:
     """Rasa button payloads: "/intent" or '/intent{"entity": "value"}'; None for text."""
     match = _PAYLOAD.match(text.strip())
@@ -229,8 +235,7 @@ class Agent:
         """
         if not decision.conversational or decision.intent is None:
             return None
-        if any(isinstance(m, dict) and m.get("state") == MATTER_OPEN
-               for m in tracker.get_slot(MATTERS_SLOT) or []):
+        if _open_units(tracker):
             return None
         switch = decision.intent in self._switch_intents and len(
             _WORD.findall(str(parsed.get("text") or ""))) > MAX_LANGUAGE_SWITCH_WORDS
@@ -251,9 +256,7 @@ class Agent:
 
         ("How much does the terrace permit cost?" while the terrace permit is the matter.)
         """
-        opened = {m.get("unit") for m in tracker.get_slot(MATTERS_SLOT) or []
-                  if isinstance(m, dict) and m.get("state") == MATTER_OPEN}
-        if not decision.unit or decision.unit not in opened:
+        if not decision.unit or decision.unit not in _open_units(tracker):
             return None
         # What the message is, the need aside: a question about the need, or more of it.
         rest = [r for r in parsed.get("intent_ranking") or []

@@ -61,21 +61,27 @@ def create_enquiry(db: Database, new: NewEnquiry,
     """
     now = datetime.now(UTC)
     with db.session() as session:
-        enquiry = Enquiry(
-            sender_id=new.sender_id, created_at=now, language=new.language,
-            reply_language=new.reply_language, intent=new.intent, confidence=new.confidence,
-            unit=new.unit, unit_contact=new.unit_contact, customer_name=new.customer_name,
-            company=new.company, business_id=new.business_id,
-            customer_email=new.customer_email, customer_phone=new.customer_phone,
-            consent_at=now, notice_version=new.notice_version,
-            customer_text=new.customer_text, transcript=new.transcript, status="new",
-            history=[{"at": now.isoformat(), "event": "created", "unit": new.unit}])
-        session.add(enquiry)
-        session.flush()
-        enquiry.reference = reference_for(enquiry.id, now)
+        enquiry, reference = _add_enquiry(session, new, now)
         _queue(session, enquiry, list(notifications or []) + (
             list(render(enquiry)) if render else []), now)
-        return enquiry.id, enquiry.reference
+        return enquiry.id, reference
+
+
+def _add_enquiry(session: Any, new: NewEnquiry, now: datetime) -> tuple[Enquiry, str]:
+    """Add the enquiry (consent given `now`) and give it its reference (same transaction)."""
+    enquiry = Enquiry(
+        sender_id=new.sender_id, created_at=now, language=new.language,
+        reply_language=new.reply_language, intent=new.intent, confidence=new.confidence,
+        unit=new.unit, unit_contact=new.unit_contact, customer_name=new.customer_name,
+        company=new.company, business_id=new.business_id,
+        customer_email=new.customer_email, customer_phone=new.customer_phone,
+        consent_at=now, notice_version=new.notice_version,
+        customer_text=new.customer_text, transcript=new.transcript, status="new",
+        history=[{"at": now.isoformat(), "event": "created", "unit": new.unit}])
+    session.add(enquiry)
+    session.flush()
+    enquiry.reference = reference = reference_for(enquiry.id, now)
+    return enquiry, reference
 
 
 def _queue(session: Any, enquiry: Enquiry, notifications: list[Notification],
@@ -157,22 +163,17 @@ def submit_matters(db: Database, sender_id: str, customer: CustomerDetails,
     now = datetime.now(UTC)
     with db.session() as session:
         for matter, unit_contact in matters:
-            enquiry = Enquiry(
-                sender_id=sender_id, created_at=now, language=customer.language,
+            enquiry, reference = _add_enquiry(session, NewEnquiry(
+                sender_id=sender_id, language=customer.language,
                 reply_language=customer.reply_language, intent=matter.get("intent"),
                 confidence=confidence, unit=matter["unit"], unit_contact=unit_contact,
                 customer_name=customer.name, company=customer.company,
                 business_id=customer.business_id, customer_email=customer.email,
-                customer_phone=customer.phone, consent_at=now,
-                notice_version=customer.notice_version,
+                customer_phone=customer.phone, notice_version=customer.notice_version,
                 customer_text=mask_personal_ids(str(matter.get("text") or "")),
-                transcript=shared, status="new",
-                history=[{"at": now.isoformat(), "event": "created", "unit": matter["unit"]}])
-            session.add(enquiry)
-            session.flush()
-            enquiry.reference = reference_for(enquiry.id, now)
+                transcript=shared), now)
             _queue(session, enquiry, list(render(enquiry)) if render else [], now)
-            references.append(enquiry.reference)
+            references.append(reference)
     return references
 
 
