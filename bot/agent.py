@@ -39,6 +39,8 @@ MIN_WORDS_TO_SWITCH_LANGUAGE = 3
 # While the form asks for a detail, an answer this short is the detail ("Kahvila Kantele"),
 # even when the NLU reads a need into it; a longer message with a need is a second matter.
 MAX_FORM_ANSWER_WORDS = 4
+# While the form asks for a detail, a need is another matter only when this clear.
+MIN_NEED_IN_FORM_CONFIDENCE = 0.8
 FORM_ANSWER_INTENT = "inform"
 MAX_FORM_LANGUAGE_ANSWER_WORDS = 2
 AFFIRM, DENY = "affirm", "deny"
@@ -153,13 +155,16 @@ class Agent:
             # question without a yes button ("cancel or correct?") has no yes answer: ask.
             parsed["intent"] = {"name": NLU_FALLBACK,
                                 "confidence": parsed["intent"]["confidence"]}
-        if self._answers_the_form(tracker, text, routed, parsed["intent"]["name"]):
+        if self._answers_the_form(tracker, text, routed, parsed["intent"]["name"],
+                                  float(parsed["intent"]["confidence"])):
             parsed["intent"] = {"name": FORM_ANSWER_INTENT,
                                 "confidence": parsed["intent"]["confidence"]}
         parsed.pop("lemmas", None)
         # As in Rasa, the ranking starts with the intent decided (rasa-sdk reads it there).
-        chosen = parsed["intent"]
-        ranking = [r for r in parsed["intent_ranking"] if r["name"] != chosen["name"]]
+        chosen = {**parsed["intent"], "confidence": round(parsed["intent"]["confidence"], 4)}
+        ranking = [{**r, "confidence": round(r["confidence"], 4)}
+                   for r in parsed["intent_ranking"] if r["name"] != chosen["name"]]
+        parsed["intent"] = chosen
         parsed["intent_ranking"] = ([chosen] if chosen["name"] else []) + ranking[
             :RANKING_SIZE - 1]
         return parsed
@@ -274,11 +279,13 @@ class Agent:
         return RouteDecision(name, share, None, None, False, decision.candidates, True)
 
     def _answers_the_form(self, tracker: DialogueTracker, text: str, routed: bool,
-                          intent: str | None) -> bool:
+                          intent: str | None, confidence: float) -> bool:
         """A short message while the form asks for a detail is that detail.
 
         Not a need ("Kahvila Kantele" read as food premises), and not a language switch
-        ("svenska" typed as the reply language).
+        ("svenska" typed as the reply language). Nor is a need the NLU is unsure of: while
+        the form asks, only a clear need is another matter ("Måste jag uppge mitt namn?"
+        read at 0.49 as starting a business is a question to the form, which explains).
         """
         form = self.domain.forms.get(tracker.active_loop or "")
         if form is None or tracker.get_slot(REQUESTED_SLOT) not in form.required_slots:
@@ -286,6 +293,8 @@ class Agent:
         words = len(_WORD.findall(text))
         if intent in self._switch_intents:
             return words <= MAX_FORM_LANGUAGE_ANSWER_WORDS
+        if routed and confidence < MIN_NEED_IN_FORM_CONFIDENCE:
+            return True
         return routed and "?" not in text and words <= MAX_FORM_ANSWER_WORDS
 
     def _language_events(self, tracker: DialogueTracker, parsed: dict[str, Any],

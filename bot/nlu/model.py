@@ -102,7 +102,7 @@ class NLUModel:
               ranking_size: int = RANKING_SIZE) -> dict[str, Any]:
         """Parse one message into language, intent ranking and entities.
 
-        `ranking_size` intents are ranked (0: every intent of the model).
+        `ranking_size` intents are ranked (0: every intent of the model, unrounded).
 
         Raises:
             InvalidInputError: when `text` is not a string.
@@ -124,7 +124,8 @@ class NLUModel:
         }
         if not cleaned:
             return result
-        ranking = self.rank([cleaned], top=ranking_size or len(self.classifier.labels))[0]
+        ranking = self.rank([cleaned], top=ranking_size or len(self.classifier.labels),
+                            precise=not ranking_size)[0]
         result["intent"] = ranking[0]
         result["intent_ranking"] = ranking
         if self.entity_extractor is not None:
@@ -133,11 +134,17 @@ class NLUModel:
             result["lemmas"] = lemmas
         return result
 
-    def rank(self, texts: list[str], top: int = RANKING_SIZE) -> list[list[dict[str, Any]]]:
-        """The intent ranking (best first) of each text, embedded in one batch."""
+    def rank(self, texts: list[str], top: int = RANKING_SIZE, *, precise: bool = False
+             ) -> list[list[dict[str, Any]]]:
+        """The intent ranking (best first) of each text, embedded in one batch.
+
+        Confidences are rounded to 4 decimals unless `precise`: the share of the small ones
+        among themselves (what a message is, its topic aside) needs them unrounded.
+        """
         cleaned = [clean_text(t) for t in texts]
         probs = self.classifier.predict_proba(self.embedder.encode(cleaned), cleaned)
-        return [[{"name": self.classifier.labels[i], "confidence": round(float(p[i]), 4)}
+        return [[{"name": self.classifier.labels[i],
+                  "confidence": float(p[i]) if precise else round(float(p[i]), 4)}
                  for i in np.argsort(-p)[:top]] for p in probs]
 
     def predict(self, texts: list[str]) -> list[tuple[str, float]]:
