@@ -196,7 +196,8 @@ class Agent:
             decision = behind
         about_matter = self._question_about_the_matter(tracker, parsed, decision)
         decision = about_matter or decision
-        needs = [] if decision.conversational else self.router.needs(parsed, tracker.slots)
+        needs = [] if decision.conversational else self.router.needs(
+            parsed, tracker.slots, None if decision.needs_clarification else decision.unit)
         parsed["routing"] = {"unit": decision.unit, "intent": decision.intent,
                              "question": parsed.pop("question", None),
                              "confidence": round(decision.confidence, 4),

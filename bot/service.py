@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.nlu.model import NLUModel, load_model
 from bot.routing import RouteDecision, RoutingTable, load_routing
@@ -48,18 +48,30 @@ def is_request(clause: str) -> bool:
         MAX_PLAIN_REQUEST_WORDS)
 
 
-def clauses(text: str) -> list[tuple[str, bool]]:
+class Clause(NamedTuple):
+    """A part of a message that could carry a need of its own."""
+
+    text: str
+    joined: bool  # joined on with a word such as "also"
+    request: bool  # asks for something (or continues a clause that does)
+
+
+def clauses(text: str) -> list[Clause]:
     """The sentences and joined clauses of a message that could each carry a need.
 
-    Each comes with whether the customer joined it on with a word such as "also".
+    A clause joined within a sentence continues the request of the clause before it: in
+    "we want to demolish a warehouse and buy the plot next to it", both are wanted.
     """
-    parts: list[tuple[str, bool]] = []
+    parts: list[Clause] = []
     for sentence in _SENTENCES.split(text):
         pieces = _CONNECTORS.split(sentence)
+        asked = False
         for i, piece in enumerate(pieces):
             piece = piece.strip(" ,;:-")
+            asked = is_request(piece) or (asked and i > 0)
             if len(_WORD.findall(piece)) >= MIN_CLAUSE_WORDS:
-                parts.append((piece, i > 0 or bool(_STARTS_JOINED.match(piece))))
+                parts.append(Clause(piece, i > 0 or bool(_STARTS_JOINED.match(piece)),
+                                    asked))
     return parts[:MAX_CLAUSES]
 
 
@@ -84,17 +96,20 @@ class Router:
             fallback_threshold=cfg.fallback_threshold, ambiguity_margin=cfg.ambiguity_margin,
         )
 
-    def needs(self, parsed: dict[str, Any], slots: dict[str, Any] | None = None
-              ) -> list[dict[str, Any]]:
+    def needs(self, parsed: dict[str, Any], slots: dict[str, Any] | None = None,
+              decided: str | None = None) -> list[dict[str, Any]]:
         """Every unit a message needs, in order, when its clauses name two or more.
 
         Each clause is classified on its own (one batch); a clause that is clearly a
         routable need adds its unit. Returns [] for a message with one need (or none).
+        `decided` is the unit the message as a whole is routed to: when only one clause is
+        clearly a need and it names another unit, both readings are defensible, so the
+        whole message keeps its unit and the clause's unit is offered (marked possible).
         """
         parts = clauses(str(parsed.get("text") or ""))
         if len(parts) < 2:
             return []
-        rankings = self.nlu.rank([p for p, _ in parts])
+        rankings = self.nlu.rank([p.text for p in parts])
         share: dict[str, float] = {}
         for item in parsed.get("intent_ranking") or []:  # best with every intent ranked
             unit = self.table.unit_for(str(item["name"]))
@@ -102,13 +117,13 @@ class Router:
                 share[unit[0]] = share.get(unit[0], 0.0) + float(item["confidence"])
         found: dict[str, dict[str, Any]] = {}
         context: list[str] = []
-        for (part, joined), ranking in zip(parts, rankings, strict=True):
+        for (part, joined, request), ranking in zip(parts, rankings, strict=True):
             decision = self.decide({"intent_ranking": ranking,
                                     "entities": parsed.get("entities") or []}, slots)
             clear = (decision.unit is not None and not decision.needs_clarification
                      and decision.confidence >= MIN_NEED_CONFIDENCE)
             shared = share.get(str(decision.unit), 0.0) >= MIN_NEED_SHARE
-            supported = shared and is_request(part)
+            supported = shared and request
             possible = (shared or joined
                         or decision.confidence >= MIN_POSSIBLE_NEED_CONFIDENCE)
             if not clear or not (supported or possible):
@@ -121,11 +136,13 @@ class Router:
                 "possible": not supported})
             need["parts"].append(part)
             need["possible"] = need["possible"] and not supported
-        if len(found) < 2 or all(n["possible"] for n in found.values()):
-            return []
-        return [{"unit": n["unit"], "intent": n["intent"], "confidence": n["confidence"],
+        rows = [{"unit": n["unit"], "intent": n["intent"], "confidence": n["confidence"],
                  "text": "; ".join(n["parts"]), "possible": n["possible"]}
                 for n in found.values()]
+        sure = [n for n in rows if not n["possible"]]
+        if decided is not None and len(sure) == 1 and sure[0]["unit"] != decided:
+            return [{**n, "possible": True} for n in rows if n["unit"] != decided]
+        return rows if len(rows) > 1 and sure else []
 
     def need_behind(self, parsed: dict[str, Any], slots: dict[str, Any] | None = None
                     ) -> RouteDecision | None:
@@ -152,7 +169,8 @@ class Router:
         decision = self.decide(parsed, slots)
         if decision.conversational and decision.intent in self.table.questions:
             decision = self.need_behind(parsed, slots) or decision
-        found = [] if decision.conversational else self.needs(parsed, slots)
+        found = [] if decision.conversational else self.needs(
+            parsed, slots, None if decision.needs_clarification else decision.unit)
         sure = [n for n in found if not n["possible"]]
         several: dict[str, Any] = {}
         if len(sure) > 1:

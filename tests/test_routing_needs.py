@@ -6,11 +6,18 @@ from bot.service import clauses
 
 CLAUSES = [
     ("Tarvitsen terassiluvan ja lisäksi pitäisi palkata kokki.",
-     [("Tarvitsen terassiluvan", False), ("lisäksi pitäisi palkata kokki.", True)]),
+     [("Tarvitsen terassiluvan", False, True), ("lisäksi pitäisi palkata kokki.", True, True)]),
     ("Vi behöver bygglov. Dessutom vill vi anställa två personer",
-     [("Vi behöver bygglov.", False), ("Dessutom vill vi anställa två personer", True)]),
+     [("Vi behöver bygglov.", False, True),
+      ("Dessutom vill vi anställa två personer", True, True)]),
     ("We need a terrace permit and also want to hire two baristas",
-     [("We need a terrace permit", False), ("also want to hire two baristas", True)]),
+     [("We need a terrace permit", False, True), ("also want to hire two baristas", True, True)]),
+    # A clause joined within a sentence continues its request; the next sentence does not.
+    ("We want to demolish an old warehouse and buy the neighbouring city-owned plot. "
+     "Our company has thirty employees in the old town",
+     [("We want to demolish an old warehouse", False, True),
+      ("buy the neighbouring city-owned plot.", True, True),
+      ("Our company has thirty employees in the old town", False, False)]),
     ("terassilupa", []),
     ("Hei", []),
 ]
