@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import random
 import re
+import uuid
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from bot import runtime
 from bot.constants import CONVERSATIONAL_MIN_CONFIDENCE, DEFAULT_LANGUAGE
@@ -23,13 +29,16 @@ from bot.dialogue.domain import LANGUAGE_SLOT, REQUESTED_SLOT, Domain, load_doma
 from bot.dialogue.processor import MessageProcessor
 from bot.dialogue.rules import RulePolicy, load_rules
 from bot.dialogue.tracker import DialogueTracker, slot_event
+from bot.errors import ServerBusyError
+from bot.fair import FairExecutor
 from bot.nlu.model import RANKING_SIZE
 from bot.routing import RouteDecision
 from bot.service import Router
 from bot.settings import Settings
 from bot.store.db import Database
-from bot.store.trackers import SQLTrackerStore, Turn
+from bot.store.trackers import SQLTrackerStore
 
+T = TypeVar("T")
 NLU_FALLBACK = "nlu_fallback"
 _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?\s*$", re.DOTALL)
 MAX_MESSAGE_CHARS = 10_000
@@ -111,7 +120,9 @@ class Agent:
         # One lock per conversation being handled; it goes away when no turn holds or waits.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary())
-        self._nlu: ThreadPoolExecutor | None = None  # started by the first message
+        self._nlu: FairExecutor | None = None  # started by the first message
+        self._db_threads: ThreadPoolExecutor | None = None
+        self._leases: set[str] = set()  # leases of turns running in this process
 
     @classmethod
     def load(cls, settings: Settings, *, model: str | Path | None = None,
@@ -121,7 +132,7 @@ class Agent:
         domain = load_domain(settings.domain_path)
         rules = load_rules([settings.rules_path])
         router = router or Router.load(model or settings.models_path, settings.routing_path)
-        db = db or Database(settings.database_url)
+        db = db or Database.from_settings(settings)
         runtime.configure(settings, db, router.table)
         runner: CustomActionRunner
         if settings.action_endpoint:
@@ -330,35 +341,94 @@ class Agent:
         return messages
 
     async def handle(self, sender_id: str, text: str, *,
-                     metadata: dict[str, Any] | None = None, input_channel: str | None = None
+                     metadata: dict[str, Any] | None = None, input_channel: str | None = None,
+                     client: str | None = None
                      ) -> tuple[list[dict[str, Any]], DialogueTracker]:
-        """Process one message; return the bot's messages and the conversation after it."""
+        """Process one message; return the bot's messages and the conversation after it.
+
+        `client` (the caller's address) is whom the NLU queue is fair between; by default
+        the conversation.
+
+        Raises:
+            ServerBusyError: the conversation's previous turn (in this or another process)
+                did not end in time, or no database connection was free in time.
+        """
         text = (text or "")[:MAX_MESSAGE_CHARS]
         lock = self._locks.get(sender_id)
         if lock is None:
             lock = self._locks[sender_id] = asyncio.Lock()
         async with lock:
-            with self.store.turn(sender_id) as turn, runtime.active(self.runtime):
-                return await self._turn(sender_id, text, turn, metadata, input_channel)
+            lease = await self._take_turn(sender_id)
+            try:
+                with runtime.active(self.runtime):
+                    return await self._turn(sender_id, text, lease, metadata, input_channel,
+                                            client or sender_id)
+            finally:
+                if lease in self._leases:  # the turn failed before storing: end it now
+                    self._leases.discard(lease)
+                    await self.in_db(self.store.release, sender_id, lease)
 
-    async def _turn(self, sender_id: str, text: str, turn: Turn,
-                    metadata: dict[str, Any] | None, input_channel: str | None
-                    ) -> tuple[list[dict[str, Any]], DialogueTracker]:
-        """Run the turn on the events `turn` loaded; store the new ones through it."""
-        tracker = DialogueTracker(sender_id, self.domain, turn.events)
-        start = len(tracker.events)
-        # The NLU is CPU work in C (the embedding engine, spaCy) that releases the GIL: in its
-        # own thread it overlaps other conversations' turns instead of blocking the loop.
+    async def in_db(self, function: Callable[..., T], *args: Any) -> T:
+        """Run blocking database work in the database threads, never on the event loop.
+
+        There are as many threads as pooled connections, so a burst of turns queues here
+        (without blocking the loop) rather than in the pool. The context (the runtime of
+        the turn) goes along. sqlalchemy's pool TimeoutError becomes ServerBusyError.
+        """
+        if self._db_threads is None:
+            self._db_threads = ThreadPoolExecutor(
+                max_workers=self.settings.db_pool_size, thread_name_prefix="db")
+        context = contextvars.copy_context()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._db_threads, partial(context.run, function, *args))
+        except PoolTimeoutError as exc:
+            raise ServerBusyError("No database connection was free in time.") from exc
+
+    async def in_nlu(self, client: str, function: Callable[..., T], *args: Any) -> T:
+        """Run NLU work in the NLU threads, fairly between clients (bounded queue).
+
+        The NLU is CPU work in C (the embedding engine, spaCy) that releases the GIL: in its
+        own thread it overlaps other conversations' turns instead of blocking the loop.
+        """
         if self._nlu is None:
-            self._nlu = ThreadPoolExecutor(max_workers=self.settings.nlu_threads,
-                                           thread_name_prefix="nlu")
-        parsed = await asyncio.get_running_loop().run_in_executor(
-            self._nlu, self.parse, text, tracker)
+            self._nlu = FairExecutor(self.settings.nlu_threads,
+                                     max_waiting=self.settings.nlu_queue_max,
+                                     max_waiting_per_key=self.settings.nlu_queue_per_client,
+                                     name="nlu")
+        return await self._nlu.run(client, function, *args)
+
+    async def _take_turn(self, sender_id: str) -> str:
+        """The conversation's lease, once another process's turn (if any) has ended."""
+        lease = uuid.uuid4().hex
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.turn_wait_s
+        delay = 0.01
+        while not await self.in_db(self.store.lease, sender_id, lease,
+                                   self.settings.turn_lease_s):
+            if loop.time() + delay > deadline:
+                raise ServerBusyError("The conversation's previous message is still being "
+                                      "handled.")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        self._leases.add(lease)
+        return lease
+
+    async def _turn(self, sender_id: str, text: str, lease: str,
+                    metadata: dict[str, Any] | None, input_channel: str | None, client: str
+                    ) -> tuple[list[dict[str, Any]], DialogueTracker]:
+        """Run the turn on the stored events; store the new ones, ending the lease."""
+        events = await self.in_db(self.store.load, sender_id)
+        tracker = DialogueTracker(sender_id, self.domain, events)
+        start = len(tracker.events)
+        parsed = await self.in_nlu(client, self.parse, text, tracker)
         chosen = (metadata or {}).get("language")
         messages = await self.processor.handle(
             tracker, text, parsed, extra_events=self._language_events(tracker, parsed, chosen),
             input_channel=input_channel, metadata=metadata)
-        turn.append(tracker.events[start:], start, tracker.get_slot(LANGUAGE_SLOT))
+        await self.in_db(self.store.append, sender_id, tracker.events[start:], start,
+                         tracker.get_slot(LANGUAGE_SLOT), lease)
+        self._leases.discard(lease)
         return [{"recipient_id": sender_id, **{k: v for k, v in m.items() if k != "response"}}
                 for m in messages], tracker
 
@@ -367,8 +437,11 @@ class Agent:
         return DialogueTracker(sender_id, self.domain, self.store.load(sender_id))
 
     async def aclose(self) -> None:
-        """Release the action runner and the NLU threads (a later message starts them)."""
+        """Release the action runner and the threads (a later message starts them)."""
         await self.runner.aclose()
         if self._nlu is not None:
-            self._nlu.shutdown(wait=False)
+            self._nlu.shutdown()
             self._nlu = None
+        if self._db_threads is not None:
+            self._db_threads.shutdown(wait=False)
+            self._db_threads = None

@@ -119,3 +119,13 @@ class ActionServerError(BotError):
     """A custom action failed, in-process or on the action server."""
 
     code = "E013"
+
+
+class ServerBusyError(BotError):
+    """The request could not be served in time (a busy conversation or database): retry."""
+
+    code = "E014"
+
+    def __init__(self, message: str, retry_after_s: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

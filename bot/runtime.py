@@ -29,7 +29,7 @@ class Runtime:
     def db(self) -> Database:
         """The database (migrated on first use)."""
         if self._db is None:
-            self._db = Database(self.settings.database_url)
+            self._db = Database.from_settings(self.settings)
         return self._db
 
     @property

@@ -54,6 +54,23 @@ class Settings(BaseSettings):
     # beside the event loop gave the most messages/s on 2 cores (bench/load.py: 1 thread
     # ~145/s, 2 ~140/s, 6 ~125/s at 8 concurrent conversations).
     nlu_threads: int = Field(1, ge=1, le=32, title="Threads that parse messages")
+    nlu_queue_max: int = Field(256, ge=1, title="Messages waiting for the NLU; beyond: 503")
+    nlu_queue_per_client: int = Field(8, ge=1, title="Messages of one client (address) waiting "
+                                      "for the NLU; beyond: 503")
+    max_message_chars: int = Field(
+        2000, ge=100, le=10000, title="Longest chat message; a longer one is refused before "
+        "the NLU with a message that says the limit (the widget keeps the text)")
+    # No connection is held across a turn (the NLU, the actions): each database step takes
+    # one for milliseconds, from threads of their own, so the event loop never waits.
+    db_pool_size: int = Field(8, ge=1, le=200, title="Pooled database connections (and "
+                              "threads for database work) per process")
+    db_max_overflow: int = Field(4, ge=0, le=200, title="Connections beyond the pool at peaks")
+    db_pool_timeout_s: float = Field(5.0, gt=0, title="Longest wait for a connection; then "
+                                     "the request gets 503 with Retry-After")
+    turn_lease_s: float = Field(60.0, gt=1, title="How long a turn may hold its conversation; "
+                                "a lease left by a dead process runs out after this")
+    turn_wait_s: float = Field(15.0, gt=0, title="Longest wait for the conversation's previous "
+                               "turn; then 503 with Retry-After")
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

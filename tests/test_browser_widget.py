@@ -160,6 +160,23 @@ def test_browser_widget_delete_my_conversation_and_phone_size(browser, base_url)
     context.close()
 
 
+def test_browser_widget_too_long_message_keeps_the_text(browser, base_url, agent):
+    """A message over the limit is refused with the limit in the customer's language; the
+    text stays in the input field (nothing the customer wrote is lost)."""
+    page = browser.new_page()
+    page.goto(base_url + "/")
+    page.get_by_role("button", name="Kysy yrityspalveluilta").click()
+    page.select_option("#bpw-lang", "sv")
+    long_text = "Vi behöver bygglov för en ny hall. " * 80
+    # The input field stops at the default limit; a server configured lower still says so.
+    page.evaluate("document.querySelector('#bpw-input').maxLength = 100000")
+    say(page, long_text)
+    limit = agent.settings.max_message_chars
+    assert f"högst {limit} tecken" in bot_text(page)
+    assert page.input_value("#bpw-input") == long_text
+    page.close()
+
+
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 

@@ -25,14 +25,57 @@ def test_server_rest_webhook_like_rasa(client):
 
 
 def test_server_history_and_delete(client):
-    client.post("/webhooks/rest/webhook", json={"sender": "api-2", "message": "Hello"})
-    client.post("/webhooks/rest/webhook", json={"sender": "api-2", "message": "/deny"})
-    items = client.get("/conversations/api-2/history").json()
+    first = client.post("/webhooks/rest/webhook", json={"sender": "api-2", "message": "Hello"})
+    token = {"X-Conversation-Token": first.headers["X-Conversation-Token"]}
+    later = client.post("/webhooks/rest/webhook", json={"sender": "api-2", "message": "/deny"})
+    assert "X-Conversation-Token" not in later.headers  # only the reply that started it
+    items = client.get("/conversations/api-2/history", headers=token).json()
     assert items[0] == {"sender": "user", "text": "Hello"}
     assert items[1]["sender"] == "bot" and items[1]["text"].startswith("Hello!")
     assert all(i["text"] != "/deny" for i in items)
-    assert client.delete("/conversations/api-2").status_code == 204
-    assert client.get("/conversations/api-2/history").json() == []
+    assert client.delete("/conversations/api-2", headers=token).status_code == 204
+    assert client.get("/conversations/api-2/history", headers=token).status_code == 404
+
+
+def test_server_conversation_needs_its_token_not_just_its_id(client):
+    """Before, anyone who knew or guessed a sender id could read and delete the history."""
+    first = client.post("/webhooks/rest/webhook", json={"sender": "api-guess", "message": "Hei"})
+    token = first.headers["X-Conversation-Token"]
+    # Posting to a known id does not hand out its token.
+    again = client.post("/webhooks/rest/webhook", json={"sender": "api-guess", "message": "moi"})
+    assert "X-Conversation-Token" not in again.headers
+    for headers in ({}, {"X-Conversation-Token": "0" * 64},
+                    {"X-Conversation-Token": token[:-1] + "x"}):
+        assert client.get("/conversations/api-guess/history", headers=headers).status_code == 404
+        assert client.delete("/conversations/api-guess", headers=headers).status_code == 404
+    # "Not yours" and "not found" get the same answer.
+    unknown = client.get("/conversations/never-was/history", headers={
+        "X-Conversation-Token": token})
+    wrong = client.get("/conversations/api-guess/history", headers={
+        "X-Conversation-Token": "0" * 64})
+    assert unknown.status_code == wrong.status_code == 404
+    assert unknown.json() == wrong.json()
+    ok = client.get("/conversations/api-guess/history", headers={"X-Conversation-Token": token})
+    assert ok.status_code == 200 and ok.json()[0]["text"] == "Hei"
+    # A conversation deleted and started again under the same id gets a new token.
+    assert client.delete("/conversations/api-guess", headers={
+        "X-Conversation-Token": token}).status_code == 204
+    restarted = client.post("/webhooks/rest/webhook", json={"sender": "api-guess",
+                                                            "message": "Hej"})
+    assert restarted.headers["X-Conversation-Token"] != token
+    assert client.get("/conversations/api-guess/history", headers={
+        "X-Conversation-Token": token}).status_code == 404
+
+
+def test_server_long_message_is_refused_before_the_nlu_with_the_limit(client, agent):
+    limit = agent.settings.max_message_chars
+    response = client.post("/webhooks/rest/webhook",
+                           json={"sender": "api-long", "message": "tontti " * (limit // 7 + 1)})
+    assert response.status_code == 413
+    detail = response.json()["detail"]
+    assert detail["max_chars"] == limit and str(limit) in detail["message"]
+    parse = client.post("/model/parse", json={"text": "x" * (limit + 1)})
+    assert parse.status_code == 413
 
 
 def test_server_model_parse(client):

@@ -89,3 +89,46 @@ def test_two_processes_take_turns_on_concurrent_messages(two_servers):
             ConversationEvent.sender_id == "two-proc-2").order_by(ConversationEvent.seq)).all()
     assert [seq for seq, _ in rows] == list(range(len(rows)))
     assert sum(kind == "user" for _, kind in rows) == 10
+
+
+def test_forty_conversations_at_once_on_one_process_all_end_with_a_reference(two_servers):
+    """No turn holds a connection across the NLU and the actions, and none blocks the loop.
+
+    (Before: each turn held a pooled connection and waited for a second one on the event
+    loop; beyond ~15 conversations the process froze and /healthz took 30-120 s.)
+    """
+    import asyncio
+
+    url = two_servers[0][0]
+    health: list[float] = []
+
+    async def conversation(client, n):
+        replies = []
+        for text in HAPPY_PATH_FI:
+            response = await client.post(url + "/webhooks/rest/webhook", json={
+                "sender": f"forty-{n}", "message": text})
+            assert response.status_code == 200, response.text
+            replies = [m.get("text") or "" for m in response.json()]
+        return any("BP-" in r for r in replies)
+
+    async def watch_health(client, done):
+        while not done.is_set():
+            started = time.perf_counter()
+            assert (await client.get(url + "/healthz")).status_code == 200
+            health.append(time.perf_counter() - started)
+            await asyncio.sleep(0.1)
+
+    async def main():
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+            done = asyncio.Event()
+            watcher = asyncio.create_task(watch_health(client, done))
+            results = await asyncio.gather(*(conversation(client, n) for n in range(40)))
+            done.set()
+            await watcher
+        return results
+
+    results = asyncio.run(main())
+    assert all(results), f"{results.count(False)} of 40 ended without a reference"
+    health.sort()
+    assert health and health[int(len(health) * 0.95) - 1] < 1.0, health[-5:]

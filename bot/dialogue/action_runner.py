@@ -6,6 +6,7 @@ version}` answered by `{events, responses}`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from abc import ABC, abstractmethod
 from typing import Any
@@ -70,12 +71,16 @@ class InProcessActionRunner(CustomActionRunner):
 
     async def run(self, name: str, sender_id: str, tracker_state: dict[str, Any],
                   domain: dict[str, Any], domain_digest: str) -> ActionResult:
-        """Run through rasa-sdk's executor."""
+        """Run through rasa-sdk's executor, in a thread with an event loop of its own.
+
+        Actions are written as coroutines, but ours save enquiries with blocking database
+        calls; in a thread they never hold up the server's event loop.
+        """
         if name not in self._executor.actions:
             raise ActionNotFoundError(name, sorted(self.names()))
         try:
-            result = await self._executor.run(
-                _call(name, sender_id, tracker_state, domain, domain_digest))
+            result = await asyncio.to_thread(asyncio.run, self._executor.run(
+                _call(name, sender_id, tracker_state, domain, domain_digest)))
         except Exception as exc:  # an action's own bug must not end the conversation
             logger.exception("Custom action '%s' failed", name)
             raise ActionServerError(f"Custom action '{name}' failed: "

@@ -16,7 +16,9 @@ from fastapi.staticfiles import StaticFiles
 
 from bot import __version__
 from bot.agent import Agent
+from bot.errors import ServerBusyError
 from bot.notify.outbox import OutboxWorker
+from bot.server.conversation_token import TOKEN_HEADER
 from bot.server.routes import channels, staff, system
 from bot.server.security import RateLimiter, SecurityHeaders
 from bot.settings import Settings, get_settings
@@ -62,7 +64,16 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.add_middleware(SecurityHeaders, max_body=settings.max_request_bytes)
     app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
-                       allow_methods=["GET", "POST", "DELETE"], allow_headers=["Content-Type"])
+                       allow_methods=["GET", "POST", "DELETE"],
+                       allow_headers=["Content-Type", TOKEN_HEADER],
+                       expose_headers=[TOKEN_HEADER, "Retry-After"])
+
+    @app.exception_handler(ServerBusyError)
+    async def busy(request: Request, exc: ServerBusyError) -> JSONResponse:
+        logger.warning("503 on %s %s: %s", request.method, request.url.path, exc.message)
+        return JSONResponse({"detail": f"{exc.message} Please try again in a moment."},
+                            status_code=503,
+                            headers={"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,15 +24,21 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, *, pool_size: int = 8, max_overflow: int = 4,
+                pool_timeout_s: float = 5.0) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout.
+
+    A PostgreSQL pool that has no connection free within `pool_timeout_s` raises
+    sqlalchemy.exc.TimeoutError (the server answers 503 with Retry-After).
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size,
+                         max_overflow=max_overflow, pool_timeout=pool_timeout_s)
 
 
 def alembic_config(url: str) -> object:
@@ -57,9 +64,18 @@ def migrate(engine: Engine) -> None:
 class Database:
     """An engine and a session factory."""
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
+    @classmethod
+    def from_settings(cls, settings: Any, *, create: bool = True) -> Database:
+        """The database of `settings` with its pool sized from them."""
+        return cls(settings.database_url, create=create, pool_size=settings.db_pool_size,
+                   max_overflow=settings.db_max_overflow,
+                   pool_timeout_s=settings.db_pool_timeout_s)
+
+    def __init__(self, url: str, *, create: bool = True, pool_size: int = 8,
+                 max_overflow: int = 4, pool_timeout_s: float = 5.0) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                                  pool_timeout_s=pool_timeout_s)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if create:
             migrate(self.engine)

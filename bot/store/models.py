@@ -25,6 +25,12 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The lease of the process handling a turn (no connection is held across the turn).
+    lock_token: Mapped[str | None] = mapped_column(String(32))
+    locked_until: Mapped[float | None] = mapped_column(Float)
+    # Random per conversation: the browser's token to read or delete it is an HMAC of the
+    # sender id and this salt (bot/server/conversation_token.py).
+    token_salt: Mapped[str | None] = mapped_column(String(32))
 
 
 class ConversationEvent(Base):

@@ -1,20 +1,30 @@
 """Conversation state in the database: each conversation's Rasa events, in order.
 
-Server processes keep nothing between messages: every turn loads the events, runs, and
-appends the new ones. A unique (sender_id, seq) index makes two processes that handle the
-same conversation at once fail loudly instead of interleaving events.
+Server processes keep nothing between messages: every turn takes the conversation's lease,
+loads the events, runs, and appends the new ones (ending the lease). A unique (sender_id,
+seq) index makes two processes that would still handle the same conversation at once (a
+lease that ran out) fail loudly instead of interleaving events.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from bot.nlu.validators import mask_personal_ids
 from bot.store.db import Database
@@ -30,6 +40,15 @@ _UPDATE_CONVERSATION = update(_CONVERSATIONS).where(
     updated_at=bindparam("now"), event_count=bindparam("count"),
     language=func.coalesce(bindparam("language", type_=String), _CONVERSATIONS.c.language))
 _INSERT_CONVERSATION = insert(_CONVERSATIONS)
+_TAKE_LEASE = update(_CONVERSATIONS).where(
+    _CONVERSATIONS.c.sender_id == bindparam("sid"),
+    or_(_CONVERSATIONS.c.locked_until.is_(None),
+        _CONVERSATIONS.c.locked_until < bindparam("now"))).values(
+    lock_token=bindparam("token"), locked_until=bindparam("until"))
+_RELEASE_LEASE = update(_CONVERSATIONS).where(
+    _CONVERSATIONS.c.sender_id == bindparam("sid"),
+    _CONVERSATIONS.c.lock_token == bindparam("token")).values(lock_token=None,
+                                                              locked_until=None)
 _INSERT_EVENTS = insert(_EVENTS)
 
 
@@ -56,14 +75,6 @@ def mask_event(event: dict[str, Any]) -> dict[str, Any]:
     return masked
 
 
-@dataclass
-class Turn:
-    """The events of a conversation, and how to store the turn's new ones."""
-
-    events: list[dict[str, Any]]
-    append: Callable[..., None]
-
-
 class SQLTrackerStore:
     """Loads and appends conversation events.
 
@@ -84,39 +95,55 @@ class SQLTrackerStore:
         with self.db.engine.connect() as connection:
             return self._events(connection, sender_id)
 
-    @contextmanager
-    def turn(self, sender_id: str) -> Iterator[Turn]:
-        """One turn of a conversation in one transaction.
+    def lease(self, sender_id: str, token: str, seconds: float) -> bool:
+        """Take the conversation's turn for `seconds` unless another holder's lease runs.
 
-        On PostgreSQL the conversation's row is locked (`SELECT ... FOR UPDATE`) until the
-        turn's events are stored, so that two server processes that get messages of the
-        same conversation take turns instead of interleaving events. SQLite serves one
-        process (whose agent already takes turns per conversation): there a transaction
-        held across the turn could not write after the turn's actions wrote (WAL
-        snapshots), so loading and storing are two transactions.
+        One short transaction: no connection is held while the turn runs (the NLU, the
+        actions), so a process serves as many conversations as its threads allow, and two
+        processes that get messages of the same conversation take turns. A lease left by a
+        dead process runs out by itself. Returns whether the lease was taken.
         """
-        if self.db.dialect != "postgresql":
-            yield Turn(self.load(sender_id), lambda events, start, language=None:
-                       self.append(sender_id, events, start, language))
-            return
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
+        now = time.time()
         with self.db.engine.begin() as connection:
-            now = datetime.now(UTC)
-            connection.execute(pg_insert(_CONVERSATIONS).values(
-                sender_id=sender_id, created_at=now, updated_at=now, event_count=0,
-            ).on_conflict_do_nothing(index_elements=["sender_id"]))
-            connection.execute(select(_CONVERSATIONS.c.sender_id).where(
-                _CONVERSATIONS.c.sender_id == sender_id).with_for_update())
-            yield Turn(self._events(connection, sender_id),
-                       lambda events, start, language=None:
-                       self._append(connection, sender_id, events, start, language))
+            connection.execute(self._insert_missing(sender_id))
+            taken = connection.execute(_TAKE_LEASE, {
+                "sid": sender_id, "token": token, "now": now, "until": now + seconds})
+        return taken.rowcount == 1
+
+    def token_salt(self, sender_id: str) -> str | None:
+        """The conversation's random salt for its browser token (None: no conversation)."""
+        with self.db.engine.connect() as connection:
+            return connection.execute(select(_CONVERSATIONS.c.token_salt).where(
+                _CONVERSATIONS.c.sender_id == sender_id)).scalar()
+
+    def release(self, sender_id: str, token: str) -> None:
+        """End the lease `token` (a no-op when it already ended or ran out)."""
+        with self.db.engine.begin() as connection:
+            connection.execute(_RELEASE_LEASE, {"sid": sender_id, "token": token})
+
+    def _insert_missing(self, sender_id: str) -> Any:
+        """INSERT the conversation's row unless it exists (SQLite and PostgreSQL alike)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        now = datetime.now(UTC)
+        values = {"sender_id": sender_id, "created_at": now, "updated_at": now,
+                  "event_count": 0, "token_salt": secrets.token_hex(16)}
+        if self.db.dialect == "postgresql":
+            return postgresql.insert(_CONVERSATIONS).values(**values).on_conflict_do_nothing(
+                index_elements=["sender_id"])
+        return sqlite.insert(_CONVERSATIONS).values(**values).on_conflict_do_nothing(
+            index_elements=["sender_id"])
 
     def append(self, sender_id: str, events: list[dict[str, Any]], start_seq: int,
-               language: str | None = None) -> None:
-        """Store events `start_seq`, `start_seq + 1`, ... of the conversation."""
+               language: str | None = None, lease: str | None = None) -> None:
+        """Store events `start_seq`, `start_seq + 1`, ... of the conversation.
+
+        With `lease`, the turn's lease ends in the same transaction.
+        """
         with self.db.engine.begin() as connection:
             self._append(connection, sender_id, events, start_seq, language)
+            if lease is not None:
+                connection.execute(_RELEASE_LEASE, {"sid": sender_id, "token": lease})
 
     def _append(self, connection: Connection, sender_id: str, events: list[dict[str, Any]],
                 start_seq: int, language: str | None = None) -> None:
@@ -133,11 +160,9 @@ class SQLTrackerStore:
                  "type": str(event.get("event")),
                  "timestamp": float(event.get("timestamp") or now.timestamp()),
                  "data": mask_event(event)} for offset, event in enumerate(events)]
-        changed = 0
-        if start_seq > 0 or self.db.dialect == "postgresql":  # the row exists (or is locked)
-            changed = connection.execute(_UPDATE_CONVERSATION, {
-                "sid": sender_id, "now": now, "count": count, "language": language or None,
-            }).rowcount
+        changed = connection.execute(_UPDATE_CONVERSATION, {
+            "sid": sender_id, "now": now, "count": count, "language": language or None,
+        }).rowcount  # the row exists when the turn took its lease
         if not changed:
             connection.execute(_INSERT_CONVERSATION, {
                 "sender_id": sender_id, "created_at": now, "updated_at": now,

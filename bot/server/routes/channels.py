@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import (
+    APIRouter,
+    Header,
+    HTTPException,
+    Request,
+    Response,
+    WebSocket,
+    WebSocketDisconnect,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.agent import MAX_MESSAGE_CHARS
-from bot.server import metrics
+from bot.errors import ServerBusyError
+from bot.server import conversation_token, metrics
 from bot.server.deps import AgentDep
 from bot.server.security import client_key
 from bot.store.privacy import erase
 
 router = APIRouter(tags=["chat"])
+TokenHeader = Annotated[str | None, Header(alias=conversation_token.TOKEN_HEADER)]
 SENDER_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 
 
@@ -52,11 +63,25 @@ class HistoryItem(BaseModel):
 
 
 async def answer(agent: Any, sender: str, text: str, channel: str,
-                 metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Run one message and record the metrics."""
+                 metadata: dict[str, Any] | None = None, client: str | None = None
+                 ) -> tuple[list[dict[str, Any]], str | None]:
+    """Run one message and record the metrics.
+
+    Returns the replies, and the conversation's token when this message started it.
+
+    Raises:
+        HTTPException: 413 when the message is longer than the configured limit (refused
+            before the NLU; the widget keeps the text so the customer can shorten it).
+    """
+    limit = agent.settings.max_message_chars
+    if len(text) > limit:
+        raise HTTPException(413, {"message": f"The message is {len(text)} characters long; "
+                                             f"at most {limit} are accepted. Please shorten "
+                                             "it or send it in parts.",
+                                  "max_chars": limit})
     started = time.perf_counter()
     replies, tracker = await agent.handle(sender, text, metadata=metadata,
-                                          input_channel=channel)
+                                          input_channel=channel, client=client)
     metrics.LATENCY.labels(channel).observe(time.perf_counter() - started)
     intent = tracker.latest_intent or "none"
     metrics.MESSAGES.labels(channel, tracker.get_slot("language") or "?").inc()
@@ -66,7 +91,8 @@ async def answer(agent: Any, sender: str, text: str, channel: str,
     if any(e.get("event") == "action" and e.get("name") == "action_submit_enquiry"
            for e in tracker.events_after_latest_user()) and tracker.get_slot("reference"):
         metrics.ENQUIRIES.labels(str(_last_unit(tracker))).inc()
-    return replies
+    started_now = sum(e.get("event") == "user" for e in tracker.events) == 1
+    return replies, (await conversation_token.issue(agent, sender) if started_now else None)
 
 
 def _last_unit(tracker: Any) -> str:
@@ -78,21 +104,32 @@ def _last_unit(tracker: Any) -> str:
 
 @router.post("/webhooks/rest/webhook", response_model=list[BotMessage],
              response_model_exclude_none=True)
-async def rest_webhook(body: RestMessage, request: Request, agent: AgentDep
-                       ) -> list[dict[str, Any]]:
-    """Rasa's REST channel: one message in, the bot's messages out."""
-    request.app.state.rate_limiter.check(client_key(request))
-    return await answer(agent, body.sender, body.message, "rest", body.metadata)
+async def rest_webhook(body: RestMessage, request: Request, response: Response,
+                       agent: AgentDep) -> list[dict[str, Any]]:
+    """Rasa's REST channel: one message in, the bot's messages out.
+
+    The first reply of a new conversation carries its token in the X-Conversation-Token
+    header (needed to read or delete the conversation later).
+    """
+    client = client_key(request)
+    request.app.state.rate_limiter.check(client)
+    replies, token = await answer(agent, body.sender, body.message, "rest", body.metadata,
+                                  client)
+    if token:
+        response.headers[conversation_token.TOKEN_HEADER] = token
+    return replies
 
 
 @router.get("/conversations/{sender}/history", response_model=list[HistoryItem],
             response_model_exclude_none=True)
-async def history(sender: str, agent: AgentDep) -> list[dict[str, Any]]:
+async def history(sender: str, agent: AgentDep, token: TokenHeader = None
+                  ) -> list[dict[str, Any]]:
     """The conversation's messages, so the widget can show them again after a reload."""
     if not _valid_sender(sender):
         raise HTTPException(422, "The conversation id has unexpected characters.")
+    await conversation_token.check(agent, sender, token)
     items: list[dict[str, Any]] = []
-    for event in agent.tracker(sender).applied_events():
+    for event in (await agent.in_db(agent.tracker, sender)).applied_events():
         if event.get("event") == "user" and event.get("text"):
             text = str(event["text"])
             if not text.startswith("/"):
@@ -105,11 +142,13 @@ async def history(sender: str, agent: AgentDep) -> list[dict[str, Any]]:
 
 
 @router.delete("/conversations/{sender}", status_code=204)
-async def delete_conversation(sender: str, agent: AgentDep) -> None:
+async def delete_conversation(sender: str, agent: AgentDep, token: TokenHeader = None
+                              ) -> None:
     """Delete the conversation and any enquiry it made ("delete my conversation")."""
     if not _valid_sender(sender):
         raise HTTPException(422, "The conversation id has unexpected characters.")
-    erase(agent.store.db, sender_id=sender)
+    await conversation_token.check(agent, sender, token)
+    await agent.in_db(partial(erase, agent.store.db, sender_id=sender))
 
 
 def _valid_sender(sender: str) -> bool:
@@ -142,8 +181,12 @@ async def websocket_channel(socket: WebSocket) -> None:
                 await socket.send_json({"error": "Expected {\"sender\": id, \"message\": text}."})
                 continue
             await socket.send_json({"typing": True})
-            replies = await answer(app.state.agent, body.sender, body.message, "websocket",
-                                   body.metadata)
-            await socket.send_json({"messages": replies})
+            try:
+                replies, token = await answer(app.state.agent, body.sender, body.message,
+                                              "websocket", body.metadata, client)
+            except ServerBusyError as exc:
+                await socket.send_json({"error": exc.message, "retry_after": exc.retry_after_s})
+                continue
+            await socket.send_json({"messages": replies, **({"token": token} if token else {})})
     except WebSocketDisconnect:
         return

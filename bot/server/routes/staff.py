@@ -87,14 +87,14 @@ class Page:
 
 
 @router.get("/login")
-async def login_form(request: Request, agent: AgentDep) -> HTMLResponse:
+def login_form(request: Request, agent: AgentDep) -> HTMLResponse:
     """The sign-in form."""
     page = Page(request, agent)
     return page.render("staff/login.html", page.t["login"])
 
 
 @router.post("/login")
-async def login(request: Request, agent: AgentDep, username: FormField,
+def login(request: Request, agent: AgentDep, username: FormField,
                 password: FormField, csrf: FormField) -> Response:
     """Check the password; start a session."""
     page = Page(request, agent)
@@ -109,7 +109,7 @@ async def login(request: Request, agent: AgentDep, username: FormField,
 
 
 @router.post("/logout")
-async def logout(request: Request, agent: AgentDep, csrf: FormField) -> Response:
+def logout(request: Request, agent: AgentDep, csrf: FormField) -> Response:
     """End the session."""
     page = Page(request, agent)
     check_csrf(page.session, csrf, page.t["csrf"])
@@ -133,7 +133,7 @@ def _filters(request: Request) -> EnquiryFilter:
 
 
 @router.get("")
-async def inbox(request: Request, agent: AgentDep) -> HTMLResponse:
+def inbox(request: Request, agent: AgentDep) -> HTMLResponse:
     """The member's enquiries with filters."""
     page = Page(request, agent)
     member = page.require()
@@ -147,7 +147,7 @@ async def inbox(request: Request, agent: AgentDep) -> HTMLResponse:
 
 
 @router.get("/export.csv")
-async def export_csv(request: Request, agent: AgentDep) -> Response:
+def export_csv(request: Request, agent: AgentDep) -> Response:
     """The listed enquiries as CSV."""
     page = Page(request, agent)
     member = page.require()
@@ -157,7 +157,7 @@ async def export_csv(request: Request, agent: AgentDep) -> Response:
 
 
 @router.get("/enquiries/{reference}")
-async def enquiry_page(request: Request, agent: AgentDep, reference: str) -> HTMLResponse:
+def enquiry_page(request: Request, agent: AgentDep, reference: str) -> HTMLResponse:
     """One enquiry: the customer's words, contact data, transcript, history and actions."""
     page = Page(request, agent)
     found = page.enquiry(reference)
@@ -169,7 +169,7 @@ async def enquiry_page(request: Request, agent: AgentDep, reference: str) -> HTM
 
 
 @router.post("/enquiries/{reference}/status")
-async def change_status(request: Request, agent: AgentDep, reference: str,
+def change_status(request: Request, agent: AgentDep, reference: str,
                         status: FormField, csrf: FormField) -> Response:
     """Set the enquiry's status."""
     page = Page(request, agent)
@@ -180,7 +180,7 @@ async def change_status(request: Request, agent: AgentDep, reference: str,
 
 
 @router.post("/enquiries/{reference}/note")
-async def add_note(request: Request, agent: AgentDep, reference: str, note: FormField,
+def add_note(request: Request, agent: AgentDep, reference: str, note: FormField,
                    csrf: FormField) -> Response:
     """Add a note."""
     page = Page(request, agent)
@@ -191,7 +191,7 @@ async def add_note(request: Request, agent: AgentDep, reference: str, note: Form
 
 
 @router.post("/enquiries/{reference}/reroute")
-async def reroute(request: Request, agent: AgentDep, reference: str, to_unit: FormField,
+def reroute(request: Request, agent: AgentDep, reference: str, to_unit: FormField,
                   reason: FormField, csrf: FormField) -> Response:
     """Move the enquiry to another unit; record the correction; notify the new unit."""
     from bot.notify.messages import email_text

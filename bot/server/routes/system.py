@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from bot.agent import MAX_MESSAGE_CHARS
+from bot.agent import MAX_MESSAGE_CHARS, Agent
 from bot.server.deps import AgentDep
 from bot.server.metrics import REGISTRY
+from bot.server.security import client_key
 
 router = APIRouter(tags=["system"])
 
@@ -22,12 +23,16 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _database_answers(agent: Agent) -> None:
+    with agent.store.db.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
 @router.get("/readyz")
 async def readyz(agent: AgentDep) -> dict[str, Any]:
     """The model is loaded and the database answers."""
     try:
-        with agent.store.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        await agent.in_db(_database_answers, agent)
     except Exception as exc:  # noqa: BLE001 - any database failure means "not ready"
         raise HTTPException(503, "The database does not answer.") from exc
     return {"status": "ready", "model": agent.router.nlu.manifest.get("model_id"),
@@ -48,9 +53,19 @@ class ParseRequest(BaseModel):
 
 
 @router.post("/model/parse")
-async def model_parse(body: ParseRequest, agent: AgentDep) -> dict[str, Any]:
-    """The NLU result for a text, like Rasa's (plus the routing decision)."""
-    parsed = agent.router.nlu.parse(body.text)
+async def model_parse(body: ParseRequest, request: Request, agent: AgentDep) -> dict[str, Any]:
+    """The NLU result for a text, like Rasa's (plus the routing decision).
+
+    Limited like the chat: the rate limit per address, the message length, and the fair
+    NLU queue.
+    """
+    client = client_key(request)
+    request.app.state.rate_limiter.check(client)
+    limit = agent.settings.max_message_chars
+    if len(body.text) > limit:
+        raise HTTPException(413, f"The text is {len(body.text)} characters long; at most "
+                                 f"{limit} are accepted.")
+    parsed = await agent.in_nlu(client, agent.router.nlu.parse, body.text)
     decision = agent.router.decide(parsed)
     parsed.pop("lemmas", None)
     parsed["routing"] = {"unit": None if decision.needs_clarification else decision.unit,

@@ -12,6 +12,10 @@
     (script ? new URL(script.src, location.href).origin : location.origin);
   var STORE_KEY = "bpw-sender";
   var LANG_KEY = "bpw-lang";
+  // The conversation's secret: the server sends it with the first reply; reading the
+  // history or deleting the conversation needs it (the id alone unlocks nothing).
+  var TOKEN_KEY = "bpw-token";
+  var TOKEN_HEADER = "X-Conversation-Token";
 
   var TEXTS = {
     fi: { open: "Kysy yrityspalveluilta", close: "Sulje keskustelu", title: "Business Porvoo",
@@ -21,6 +25,7 @@
       removed: "Keskustelu poistettiin.", confirmRemove: "Poistetaanko keskustelu ja siihen liittyvät tiedot?",
       notice: "Keskustelu tallennetaan kyselysi käsittelyä varten ja poistetaan säilytysajan jälkeen. Voit poistaa sen milloin tahansa.",
       you: "Sinä", bot: "Avustaja", error: "Viestiä ei voitu lähettää. Yritä hetken päästä uudelleen.",
+      tooLong: "Viesti on liian pitkä: enintään {max} merkkiä. Lyhennä sitä tai lähetä se osissa; tekstisi on yhä kirjoituskentässä.",
       log: "Keskustelu" },
     sv: { open: "Fråga företagstjänsterna", close: "Stäng chatten", title: "Business Porvoo",
       language: "Språk", input: "Skriv ditt meddelande", send: "Skicka",
@@ -29,6 +34,7 @@
       removed: "Konversationen raderades.", confirmRemove: "Ska konversationen och uppgifterna i den raderas?",
       notice: "Konversationen sparas för att behandla ditt ärende och raderas efter lagringstiden. Du kan radera den när som helst.",
       you: "Du", bot: "Assistent", error: "Meddelandet kunde inte skickas. Försök igen om en stund.",
+      tooLong: "Meddelandet är för långt: högst {max} tecken. Korta av det eller skicka det i delar; din text finns kvar i skrivfältet.",
       log: "Konversation" },
     en: { open: "Ask business services", close: "Close the chat", title: "Business Porvoo",
       language: "Language", input: "Type your message", send: "Send",
@@ -37,6 +43,7 @@
       removed: "The conversation was deleted.", confirmRemove: "Delete the conversation and its data?",
       notice: "The conversation is stored to handle your enquiry and deleted after the retention period. You can delete it at any time.",
       you: "You", bot: "Assistant", error: "The message could not be sent. Please try again in a moment.",
+      tooLong: "The message is too long: at most {max} characters. Please shorten it or send it in parts; your text is still in the input field.",
       log: "Conversation" }
   };
 
@@ -207,19 +214,30 @@
 
   function request(method, path, body) {
     var options = { method: method, headers: {} };
+    var token = safeGet(TOKEN_KEY);
+    if (token) options.headers[TOKEN_HEADER] = token;
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }
     return fetch(server + path, options).then(function (response) {
-      if (!response.ok && response.status !== 204) throw new Error("HTTP " + response.status);
+      var issued = response.headers.get(TOKEN_HEADER);
+      if (issued) safeSet(TOKEN_KEY, issued);
+      if (!response.ok && response.status !== 204) {
+        return response.json().catch(function () { return {}; }).then(function (data) {
+          var error = new Error("HTTP " + response.status);
+          error.status = response.status;
+          error.detail = data && data.detail;
+          throw error;
+        });
+      }
       return response.status === 204 ? null : response.json();
     });
   }
 
   function send(text, shown) {
     if (busy || !text.trim()) return;
-    if (!sender) { sender = newSender(); safeSet(STORE_KEY, sender); }
+    if (!sender) { sender = newSender(); safeSet(STORE_KEY, sender); safeRemove(TOKEN_KEY); }
     busy = true;
     clearButtons();
     addMessage("user", shown || text);
@@ -227,7 +245,15 @@
     request("POST", "/webhooks/rest/webhook",
       { sender: sender, message: text, metadata: { language: lang } })
       .then(showReplies)
-      .catch(function () { addMessage("bot", TEXTS[lang].error); })
+      .catch(function (error) {
+        // Nothing the customer wrote is lost: the text goes back into the input field.
+        if (!input.value) input.value = text.charAt(0) === "/" ? "" : text;
+        if (error.status === 413 && error.detail && error.detail.max_chars) {
+          addMessage("bot", TEXTS[lang].tooLong.replace("{max}", error.detail.max_chars));
+        } else {
+          addMessage("bot", TEXTS[lang].error);
+        }
+      })
       .then(function () { busy = false; typing.hidden = true; input.focus(); });
   }
 
@@ -284,6 +310,7 @@
     if (!sender || !window.confirm(TEXTS[lang].confirmRemove)) return;
     request("DELETE", "/conversations/" + encodeURIComponent(sender)).then(function () {
       safeRemove(STORE_KEY);
+      safeRemove(TOKEN_KEY);
       sender = null;
       log.textContent = "";
       addMessage("bot", TEXTS[lang].removed);
