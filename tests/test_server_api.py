@@ -160,3 +160,45 @@ def test_server_request_size_limit_without_content_length(client):
                            headers={"Content-Type": "application/json"})
     assert response.status_code == 413 and "at most" in response.json()["detail"]
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_server_lone_surrogate_is_refused_clearly_not_a_500(client):
+    """Before: "\\ud800" in the JSON gave a 500 with a traceback."""
+    for path, body in (("/webhooks/rest/webhook", b'{"sender": "sur-1", "message": "a\\ud800"}'),
+                       ("/model/parse", b'{"text": "\\udfff b"}'),
+                       ("/webhooks/rest/webhook",
+                        b'{"sender": "sur-2", "message": "hei", "metadata": {"x": "\\ud800"}}')):
+        response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 422, response.text
+        assert ("surrogate" in response.text or "unicode" in response.text)
+        assert "Traceback" not in response.text
+
+
+def test_server_metadata_is_bounded(client):
+    """Before: 10 frames of 10 MB metadata grew the database by 113 MB."""
+    response = client.post("/webhooks/rest/webhook", json={
+        "sender": "meta-1", "message": "hei", "metadata": {"junk": "x" * 5000}})
+    assert response.status_code == 422 and "at most 2048" in response.text
+    with client.websocket_connect("/webhooks/websocket") as socket:
+        socket.send_json({"sender": "meta-2", "message": "hei",
+                          "metadata": {"junk": "x" * 5000}})
+        assert "2 KB" in socket.receive_json()["error"]
+        socket.send_json({"sender": "meta-2", "message": "hei", "metadata": {"language": "fi"}})
+        assert socket.receive_json() == {"typing": True}
+        assert socket.receive_json()["messages"]
+
+
+def test_server_websocket_malformed_json_and_huge_frames_close_with_a_reason(client):
+    """Before: malformed JSON closed the socket on an unhandled error."""
+    from starlette.websockets import WebSocketDisconnect
+
+    with client.websocket_connect("/webhooks/websocket") as socket:
+        socket.send_text('{"sender": "x", "message": ')
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+    assert closed.value.code == 1007 and "Expected JSON" in closed.value.reason
+    with client.websocket_connect("/webhooks/websocket") as socket:
+        socket.send_text("x" * 70000)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+    assert closed.value.code == 1009 and "too large" in closed.value.reason

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -67,6 +68,14 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
                        allow_methods=["GET", "POST", "DELETE"],
                        allow_headers=["Content-Type", TOKEN_HEADER],
                        expose_headers=[TOKEN_HEADER, "Retry-After"])
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer echoes the input: a lone surrogate in it cannot be encoded
+        # (a 500), and a large body would come back whole. Where and what is enough.
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
+                   "type": str(e.get("type", ""))} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(ServerBusyError)
     async def busy(request: Request, exc: ServerBusyError) -> JSONResponse:

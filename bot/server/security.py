@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
+from typing import Any
 
 from fastapi import HTTPException, Request
 from starlette.datastructures import Headers, MutableHeaders
@@ -98,6 +100,39 @@ class RateLimiter:
         if len(self._hits) > 10000:  # forget idle clients
             for key in [k for k, v in self._hits.items() if not v or now - v[-1] > 60]:
                 del self._hits[key]
+
+
+MAX_METADATA_BYTES = 2048
+
+
+def valid_unicode(value: str) -> str:
+    """`value` unless it holds a lone UTF-16 surrogate, which no store accepts.
+
+    Raises:
+        ValueError: naming what was found and what is expected (pydantic answers 422).
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"the text holds an invalid character (a lone UTF-16 surrogate at "
+                         f"position {exc.start}); send valid Unicode text") from exc
+    return value
+
+
+def small_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Chat metadata (the widget sends its language) of at most MAX_METADATA_BYTES as JSON.
+
+    Raises:
+        ValueError: too large, or not JSON-serialisable text (pydantic answers 422).
+    """
+    if value is None:
+        return None
+    encoded = valid_unicode(json.dumps(value, ensure_ascii=False, default=str))
+    if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
+        raise ValueError(f"metadata is {len(encoded.encode())} bytes as JSON; at most "
+                         f"{MAX_METADATA_BYTES} are accepted (the widget sends only its "
+                         "language)")
+    return value
 
 
 def client_key(request: Request) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from functools import partial
 from typing import Annotated, Any
@@ -15,13 +16,13 @@ from fastapi import (
     WebSocket,
     WebSocketDisconnect,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.agent import MAX_MESSAGE_CHARS
 from bot.errors import ServerBusyError
 from bot.server import conversation_token, metrics
 from bot.server.deps import AgentDep
-from bot.server.security import client_key
+from bot.server.security import client_key, small_metadata, valid_unicode
 from bot.store.privacy import erase
 
 router = APIRouter(tags=["chat"])
@@ -36,7 +37,11 @@ class RestMessage(BaseModel):
 
     sender: str = Field(pattern=SENDER_PATTERN, title="Conversation id chosen by the client")
     message: str = Field(max_length=MAX_MESSAGE_CHARS, title="The user's text or a payload")
-    metadata: dict[str, Any] | None = Field(default=None, title="Anything the client adds")
+    metadata: dict[str, Any] | None = Field(
+        default=None, title="What the client adds (the widget: its language); at most 2 KB")
+
+    _text = field_validator("message")(valid_unicode)
+    _metadata = field_validator("metadata")(small_metadata)
 
 
 class Button(BaseModel):
@@ -168,9 +173,23 @@ async def websocket_channel(socket: WebSocket) -> None:
         return
     await socket.accept()
     client = socket.client.host if socket.client else "unknown"
+    limit = app.state.settings.max_request_bytes
     try:
         while True:
-            data = await socket.receive_json()
+            frame = await socket.receive()
+            if frame["type"] == "websocket.disconnect":
+                return
+            raw = frame.get("text") or frame.get("bytes") or ""
+            if len(raw) > limit:
+                await socket.close(code=1009, reason=f"Frame too large: at most {limit} "
+                                                     "bytes.")
+                return
+            try:
+                data = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                await socket.close(code=1007, reason='Expected JSON: {"sender": id, '
+                                                     '"message": text}.')
+                return
             try:
                 body = RestMessage.model_validate(data)
                 app.state.rate_limiter.check(client)
@@ -178,7 +197,9 @@ async def websocket_channel(socket: WebSocket) -> None:
                 await socket.send_json({"error": exc.detail})
                 continue
             except ValueError:
-                await socket.send_json({"error": "Expected {\"sender\": id, \"message\": text}."})
+                await socket.send_json({"error": "Expected {\"sender\": id, \"message\": "
+                                                 "text} with valid Unicode text and metadata "
+                                                 "of at most 2 KB."})
                 continue
             await socket.send_json({"typing": True})
             try:
@@ -186,6 +207,9 @@ async def websocket_channel(socket: WebSocket) -> None:
                                               "websocket", body.metadata, client)
             except ServerBusyError as exc:
                 await socket.send_json({"error": exc.message, "retry_after": exc.retry_after_s})
+                continue
+            except HTTPException as exc:  # a message over the length limit
+                await socket.send_json({"error": exc.detail})
                 continue
             await socket.send_json({"messages": replies, **({"token": token} if token else {})})
     except WebSocketDisconnect:

@@ -6,13 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import text
 
 from bot.agent import MAX_MESSAGE_CHARS, Agent
 from bot.server.deps import AgentDep
 from bot.server.metrics import REGISTRY
-from bot.server.security import client_key
+from bot.server.security import client_key, valid_unicode
 
 router = APIRouter(tags=["system"])
 
@@ -49,7 +49,9 @@ class ParseRequest(BaseModel):
     """Rasa's /model/parse input."""
 
     text: str = Field(max_length=MAX_MESSAGE_CHARS)
-    message_id: str | None = None
+    message_id: str | None = Field(default=None, max_length=128)
+
+    _text = field_validator("text")(valid_unicode)
 
 
 @router.post("/model/parse")
