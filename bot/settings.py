@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     turn_wait_s: float = Field(15.0, gt=0, title="Longest wait for the conversation's previous "
                                "turn; then 503 with Retry-After")
 
+    api_docs: bool | None = Field(
+        None, title="Serve /docs and /openapi.json; default: everywhere but production")
+    admin_token: str | None = Field(
+        None, title="Bearer token for /metrics and /model/parse; unset: open outside "
+        "production, not served in production")
+
+    @property
+    def serves_api_docs(self) -> bool:
+        """Whether /docs and /openapi.json are served."""
+        return self.environment != "production" if self.api_docs is None else self.api_docs
+
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.environment == "production":

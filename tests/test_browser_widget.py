@@ -99,7 +99,7 @@ def staff_sign_in(page, base_url, username):
 
 
 def reroute_as_staff(page, base_url, reference):
-    """The unit's staff member finds the enquiry and moves it; another unit gets 403."""
+    """The unit's staff member finds the enquiry and moves it; another unit gets 404."""
     from bot.store.staff import StaffError, add_staff
 
     agent = page.context.agent
@@ -119,7 +119,7 @@ def reroute_as_staff(page, base_url, reference):
     assert get_enquiry(agent.store.db, reference).unit == "building-control"
     staff_sign_in(page, base_url, "browser.env")
     response = page.goto(base_url + f"/staff/enquiries/{reference}")
-    assert response.status == 403
+    assert response.status == 404
 
 
 def test_browser_widget_switch_language_mid_conversation(browser, base_url):

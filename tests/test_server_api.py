@@ -202,3 +202,25 @@ def test_server_websocket_malformed_json_and_huge_frames_close_with_a_reason(cli
         with pytest.raises(WebSocketDisconnect) as closed:
             socket.receive_json()
     assert closed.value.code == 1009 and "too large" in closed.value.reason
+
+
+def test_server_production_surface_is_closed(agent, project_settings):
+    """Before: /docs, /openapi.json, /metrics and /model/parse were public in production."""
+    secrets = {"webhook_secret": "w" * 32, "session_secret": "s" * 32,
+               "outbox_interval_s": 0}
+    production = project_settings.model_copy(update={"environment": "production", **secrets})
+    with TestClient(create_app(production, agent=agent)) as client:
+        for path in ("/docs", "/openapi.json", "/redoc", "/metrics"):
+            assert client.get(path).status_code == 404, path
+        assert client.post("/model/parse", json={"text": "hei"}).status_code == 404
+        assert client.get("/healthz").status_code == 200
+    with_token = production.model_copy(update={"admin_token": "t" * 32, "api_docs": True})
+    with TestClient(create_app(with_token, agent=agent)) as client:
+        assert client.get("/openapi.json").status_code == 200
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}
+                          ).status_code == 401
+        bearer = {"Authorization": "Bearer " + "t" * 32}
+        assert client.get("/metrics", headers=bearer).status_code == 200
+        assert client.post("/model/parse", json={"text": "Miten haen terassilupaa?"},
+                           headers=bearer).json()["routing"]["unit"] == "streets"

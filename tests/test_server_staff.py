@@ -80,7 +80,7 @@ def test_staff_handle_and_reroute_an_enquiry(staff_client, agent):
         "to_unit": "building-control", "reason": "Kyse on julkisivun muutoksesta",
         "csrf": csrf}, follow_redirects=False)
     assert moved.headers["location"] == "/staff"
-    assert staff_client.get(page).status_code == 403  # now another unit's enquiry
+    assert staff_client.get(page).status_code == 404  # now another unit's enquiry
     with agent.store.db.session() as session:
         correction = session.scalars(select(RoutingCorrection)).all()[-1]
         assert (correction.from_unit, correction.to_unit) == ("streets", "building-control")
@@ -93,12 +93,16 @@ def test_staff_handle_and_reroute_an_enquiry(staff_client, agent):
     assert "<dt>Status</dt><dd>New</dd>" in detail  # back to new for the new unit
 
 
-def test_staff_member_of_another_unit_gets_403(staff_client, agent):
+def test_staff_member_of_another_unit_gets_the_same_answer_as_for_no_enquiry(staff_client,
+                                                                              agent):
+    """Before: 403 for another unit's enquiry and 404 for none told which references exist."""
     reference = new_enquiry(agent.store.db, "Toinen terassi")
     sign_in(staff_client, "building.staff")
     response = staff_client.get(f"/staff/enquiries/{reference}?lang=en")
-    assert response.status_code == 403
-    assert "does not belong to your units" in response.text
+    missing = staff_client.get("/staff/enquiries/BP-2026-999999?lang=en")
+    assert response.status_code == missing.status_code == 404
+    assert response.text == missing.text
+    assert "No such enquiry among your units" in response.text
     assert reference not in staff_client.get("/staff").text
 
 

@@ -59,8 +59,10 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
                 await task
         await app.state.agent.aclose()
 
+    docs = settings.serves_api_docs
     app = FastAPI(title="Business Porvoo enquiry assistant", version=__version__,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url="/docs" if docs else None, redoc_url=None,
+                  openapi_url="/openapi.json" if docs else None)
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.add_middleware(SecurityHeaders, max_body=settings.max_request_bytes)

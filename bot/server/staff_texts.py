@@ -20,7 +20,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "complaint": "Palaute / valitus", "new": "Uusi", "in_progress": "Käsittelyssä",
         "answered": "Vastattu",
         "closed": "Suljettu", "bot": "Avustaja", "customer_turn": "Asiakas",
-        "forbidden": "Tämä kysely ei kuulu yksiköillesi.", "not_found": "Kyselyä ei löydy.",
+        "not_found": "Kyselyä ei löydy yksiköidesi kyselyistä.",
         "saved": "Tallennettu.", "nav": "Staff-valikko",
         "csrf": "Lomake on vanhentunut tai ei tullut tältä sivustolta. Lataa sivu uudelleen ja "
         "yritä uudestaan.", "error_status": "Tuntematon tila.",
@@ -44,8 +44,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "complaint": "Respons / klagomål", "new": "Ny", "in_progress": "Under behandling",
         "answered": "Besvarad",
         "closed": "Stängd", "bot": "Assistent", "customer_turn": "Kund",
-        "forbidden": "Det här ärendet hör inte till dina enheter.",
-        "not_found": "Ärendet hittades inte.", "saved": "Sparat.", "nav": "Personalmeny",
+        "not_found": "Ärendet finns inte bland dina enheters ärenden.", "saved": "Sparat.",
+        "nav": "Personalmeny",
         "csrf": "Formuläret har gått ut eller kom inte från den här webbplatsen. Ladda om "
         "sidan och försök igen.", "error_status": "Okänd status.",
         "error_note": "Anteckningen är tom.", "error_reason": "Ange orsaken till flytten: "
@@ -69,8 +69,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "complaint": "Feedback / complaint",
         "in_progress": "In progress", "answered": "Answered", "closed": "Closed",
         "bot": "Assistant", "customer_turn": "Customer",
-        "forbidden": "This enquiry does not belong to your units.",
-        "not_found": "Enquiry not found.", "saved": "Saved.", "nav": "Staff menu",
+        "not_found": "No such enquiry among your units' enquiries.", "saved": "Saved.",
+        "nav": "Staff menu",
         "csrf": "The form has expired or did not come from this site; reload the page and try "
         "again.", "error_status": "Unknown status.", "error_note": "The note is empty.",
         "error_reason": "Give a reason for the move: maintainers learn from it.",

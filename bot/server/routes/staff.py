@@ -75,14 +75,14 @@ class Page:
         """The enquiry, if this member may see it.
 
         Raises:
-            HTTPException: 404 or 403, with the text in the page's language.
+            HTTPException: 404, with the text in the page's language, for an enquiry that
+                does not exist and for one of another unit alike: the answer does not tell
+                which references exist.
         """
         member = self.require()
         found = get_enquiry(self.agent.store.db, reference)
-        if found is None:
+        if found is None or not member.may_see(found.unit):
             raise HTTPException(404, self.t["not_found"])
-        if not member.may_see(found.unit):
-            raise HTTPException(403, self.t["forbidden"])
         return found
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import text
@@ -39,7 +40,29 @@ async def readyz(agent: AgentDep) -> dict[str, Any]:
             "database": agent.store.db.dialect}
 
 
-@router.get("/metrics")
+def admin_only(request: Request) -> None:
+    """Operators' endpoints: a bearer token when one is set; hidden in production without.
+
+    Raises:
+        HTTPException: 401 without the right token; 404 in production when no token is set.
+    """
+    settings = request.app.state.settings
+    if not settings.admin_token:
+        if settings.environment == "production":
+            raise HTTPException(404, "Not Found")
+        return
+    given = request.headers.get("authorization", "")
+    expected = f"Bearer {settings.admin_token}"
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(401, "This endpoint needs the operators' token: send "
+                                 "'Authorization: Bearer <BPBOT_ADMIN_TOKEN>'.",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+AdminOnly = Depends(admin_only)
+
+
+@router.get("/metrics", dependencies=[AdminOnly])
 async def prometheus_metrics() -> Response:
     """Prometheus metrics."""
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
@@ -54,7 +77,7 @@ class ParseRequest(BaseModel):
     _text = field_validator("text")(valid_unicode)
 
 
-@router.post("/model/parse")
+@router.post("/model/parse", dependencies=[AdminOnly])
 async def model_parse(body: ParseRequest, request: Request, agent: AgentDep) -> dict[str, Any]:
     """The NLU result for a text, like Rasa's (plus the routing decision).
 
