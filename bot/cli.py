@@ -277,7 +277,8 @@ def serve_cli(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
                     "PostgreSQL, or use --workers 1.", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
     uvicorn.run("bot.server.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="info", proxy_headers=True)
+                workers=workers, log_level="info", proxy_headers=False,
+                ws_max_size=settings.max_request_bytes)
 
 
 staff_app = typer.Typer(help="Staff accounts of the inbox.", no_args_is_help=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "change-this-secret"
@@ -48,7 +49,13 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:5005", "http://localhost:5005"],
         title="Web sites (origins) allowed to embed the widget and call the chat API")
-    rate_limit_per_minute: int = Field(60, ge=1, title="Chat messages per client per minute")
+    rate_limit_per_minute: int = Field(60, ge=1, title="Chat messages per address per minute "
+                                       "(shared by every process: counted in the database)")
+    rate_limit_per_conversation: int = Field(30, ge=1, title="Messages per conversation per "
+                                             "minute")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, title="Addresses or networks (CIDR) of reverse proxies whose "
+        "X-Forwarded-For is believed; none by default")
     max_request_bytes: int = Field(65536, ge=1024, title="Largest request body accepted")
     # The embedding engine encodes one text at a time on all cores; one parsing thread
     # beside the event loop gave the most messages/s on 2 cores (bench/load.py: 1 thread
@@ -77,6 +84,23 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(
         None, title="Bearer token for /metrics and /model/parse; unset: open outside "
         "production, not served in production")
+
+    @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The trusted proxies as networks."""
+        return [ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"BPBOT_TRUSTED_PROXIES: '{item}' is not an IP address or "
+                                 "network; expected e.g. [\"10.0.0.5\", \"10.0.1.0/24\"]"
+                                 ) from exc
+        return value
 
     @property
     def serves_api_docs(self) -> bool:

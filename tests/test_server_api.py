@@ -129,15 +129,90 @@ def test_server_websocket_refuses_foreign_origins(client):
         socket.receive_json()
 
 
-def test_server_rate_limit(agent, project_settings):
-    settings = project_settings.model_copy(update={"outbox_interval_s": 0,
-                                                   "rate_limit_per_minute": 2})
-    with TestClient(create_app(settings, agent=agent)) as limited:
+def _limited_app(project_settings, router, tmp_path, **update):
+    """An app on its own database (the limits count there), with `update` in its settings."""
+    from bot.agent import Agent
+
+    settings = project_settings.model_copy(update={
+        "outbox_interval_s": 0, "database_url": f"sqlite:///{tmp_path}/limits.sqlite3",
+        **update})
+    return create_app(settings, agent=Agent.load(settings, router=router))
+
+
+def test_server_rate_limit_per_address_and_per_conversation(project_settings, router,
+                                                            tmp_path):
+    app = _limited_app(project_settings, router, tmp_path, rate_limit_per_minute=4,
+                       rate_limit_per_conversation=2)
+    with TestClient(app) as limited:
         for _ in range(2):
             assert limited.post("/webhooks/rest/webhook",
                                 json={"sender": "rl", "message": "hei"}).status_code == 200
         response = limited.post("/webhooks/rest/webhook", json={"sender": "rl", "message": "x"})
         assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+        # Refused requests count too: the address has one message left, in another
+        # conversation; then it is over as well.
+        assert limited.post("/webhooks/rest/webhook",
+                            json={"sender": "rl-2", "message": "hei"}).status_code == 200
+        assert limited.post("/webhooks/rest/webhook",
+                            json={"sender": "rl-3", "message": "hei"}).status_code == 429
+        assert limited.post("/model/parse", json={"text": "hei"}).status_code == 429
+
+
+def test_server_rate_limit_is_shared_by_processes(project_settings, router, tmp_path):
+    """Two apps on one database stand for two processes (before: a limit per process)."""
+    one = _limited_app(project_settings, router, tmp_path, rate_limit_per_minute=4)
+    other = _limited_app(project_settings, router, tmp_path, rate_limit_per_minute=4)
+    with TestClient(one) as first, TestClient(other) as second:
+        codes = [client.post("/webhooks/rest/webhook", json={
+            "sender": f"shared-{i}", "message": "hei"}).status_code
+            for i, client in enumerate([first, second] * 3)]
+    assert codes == [200, 200, 200, 200, 429, 429]
+
+
+def test_server_forwarded_for_counts_only_from_trusted_proxies(project_settings, router,
+                                                               tmp_path):
+    """Before: X-Forwarded-For from loopback was believed, so rotating it escaped the limit;
+    behind a proxy on another host every user shared one limit."""
+    app = _limited_app(project_settings, router, tmp_path, rate_limit_per_minute=2)
+    with TestClient(app) as client:
+        codes = [client.post("/webhooks/rest/webhook", json={
+            "sender": f"spoof-{i}", "message": "hei"},
+            headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(3)]
+    assert codes == [200, 200, 429]  # a spoofed header changes nothing
+
+
+@pytest.mark.parametrize("peer,forwarded,expected", [
+    ("127.0.0.1", "203.0.113.9", "127.0.0.1"),  # loopback is no proxy unless configured
+    ("10.0.0.5", "198.51.100.7", "198.51.100.7"),  # the trusted proxy's client
+    ("10.0.0.5", "6.6.6.6, 198.51.100.7", "198.51.100.7"),  # the client's own header: no
+    ("10.0.0.5", "198.51.100.7, 10.0.0.9", "198.51.100.7"),  # two trusted hops
+    ("10.0.0.5", "", "10.0.0.5"),
+    ("192.0.2.1", "198.51.100.7", "192.0.2.1"),  # not a trusted proxy
+])
+def test_server_client_address_behind_trusted_proxies(project_settings, peer, forwarded,
+                                                      expected):
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from bot.server.security import client_key
+
+    settings = project_settings.model_copy(update={"trusted_proxies": ["10.0.0.0/8"]})
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings))
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+    request = Request({"type": "http", "client": (peer, 5000), "headers": headers,
+                       "app": app})
+    assert client_key(request) == expected
+
+
+def test_server_trusted_proxies_setting_is_checked():
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+
+    with pytest.raises(ValidationError, match="not an IP address or network"):
+        Settings(trusted_proxies=["proxy.example.fi"])
+
 
 
 def test_server_cors_only_for_configured_sites(client):

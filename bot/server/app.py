@@ -64,7 +64,8 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
                   lifespan=lifespan, docs_url="/docs" if docs else None, redoc_url=None,
                   openapi_url="/openapi.json" if docs else None)
     app.state.settings = settings
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute,
+                                         settings.rate_limit_per_conversation)
     app.add_middleware(SecurityHeaders, max_body=settings.max_request_bytes)
     app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
                        allow_methods=["GET", "POST", "DELETE"],

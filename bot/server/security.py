@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
-import time
-from collections import deque
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, WebSocket
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.store import limits as limits_store
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -76,30 +77,30 @@ class SecurityHeaders:
 
 
 class RateLimiter:
-    """A sliding window of requests per client (per process)."""
+    """Requests per minute per address and per conversation, shared by every process.
 
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._hits: dict[str, deque[float]] = {}
+    The counts live in the database (bot/store/limits.py), so the limit holds across
+    server processes and hosts; the database work runs in the agent's database threads.
+    """
 
-    def check(self, client: str, now: float | None = None) -> None:
-        """Raise 429 when `client` has used up its minute.
+    def __init__(self, per_address: int, per_conversation: int) -> None:
+        self.per_address = per_address
+        self.per_conversation = per_conversation
+
+    async def check(self, agent: Any, address: str, conversation: str | None = None,
+                    kind: str = "chat") -> None:
+        """Count the request; refuse it when the address or the conversation is over.
 
         Raises:
             HTTPException: 429 with Retry-After.
         """
-        now = now or time.monotonic()
-        hits = self._hits.setdefault(client, deque())
-        while hits and now - hits[0] > 60:
-            hits.popleft()
-        if len(hits) >= self.per_minute:
-            retry = int(60 - (now - hits[0])) + 1
+        limits = [(f"{kind}:address:{address}", self.per_address)]
+        if conversation is not None:
+            limits.append((f"{kind}:conversation:{conversation}", self.per_conversation))
+        wait = await agent.in_db(limits_store.hit, agent.store.db, limits)
+        if wait is not None:
             raise HTTPException(429, "Too many messages; wait a moment and try again.",
-                                headers={"Retry-After": str(retry)})
-        hits.append(now)
-        if len(self._hits) > 10000:  # forget idle clients
-            for key in [k for k, v in self._hits.items() if not v or now - v[-1] > 60]:
-                del self._hits[key]
+                                headers={"Retry-After": str(wait)})
 
 
 MAX_METADATA_BYTES = 2048
@@ -135,6 +136,30 @@ def small_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
-def client_key(request: Request) -> str:
-    """The client's address (the first hop, as the server sees it)."""
-    return request.client.host if request.client else "unknown"
+def client_key(request: Request | WebSocket) -> str:
+    """The client's address.
+
+    The connection's peer, unless the peer is one of the trusted proxies
+    (BPBOT_TRUSTED_PROXIES; none by default): then the X-Forwarded-For hop nearest to the
+    proxies that is not itself a trusted proxy. A client cannot escape its limit by
+    sending the header itself, and behind a proxy every user keeps a limit of their own.
+    """
+    peer = request.client.host if request.client else "unknown"
+    trusted = request.app.state.settings.trusted_proxy_networks
+    if not trusted or not _within(peer, trusted):
+        return peer
+    hops = [h.strip() for h in ",".join(
+        request.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _within(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _within(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+            ) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)

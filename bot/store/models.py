@@ -127,3 +127,22 @@ class StaffUser(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str] = mapped_column(String(8), default="fi")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Wrong passwords in a row; after too many the account is locked for a while (an
+    # admin can clear it). Signing out raises the session version: every cookie of an
+    # older version stops working ("sign out everywhere").
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[float | None] = mapped_column(Float)
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class RateLimit(Base):
+    """Requests per key (an address, a conversation, a sign-in name) per minute window.
+
+    Shared by every process and host that uses the database.
+    """
+
+    __tablename__ = "rate_limit"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)

@@ -117,7 +117,7 @@ async def rest_webhook(body: RestMessage, request: Request, response: Response,
     header (needed to read or delete the conversation later).
     """
     client = client_key(request)
-    request.app.state.rate_limiter.check(client)
+    await request.app.state.rate_limiter.check(agent, client, body.sender)
     replies, token = await answer(agent, body.sender, body.message, "rest", body.metadata,
                                   client)
     if token:
@@ -172,7 +172,7 @@ async def websocket_channel(socket: WebSocket) -> None:
         await socket.close(code=1008)
         return
     await socket.accept()
-    client = socket.client.host if socket.client else "unknown"
+    client = client_key(socket)
     limit = app.state.settings.max_request_bytes
     try:
         while True:
@@ -192,7 +192,7 @@ async def websocket_channel(socket: WebSocket) -> None:
                 return
             try:
                 body = RestMessage.model_validate(data)
-                app.state.rate_limiter.check(client)
+                await app.state.rate_limiter.check(app.state.agent, client, body.sender)
             except HTTPException as exc:
                 await socket.send_json({"error": exc.detail})
                 continue

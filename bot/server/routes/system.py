@@ -85,7 +85,7 @@ async def model_parse(body: ParseRequest, request: Request, agent: AgentDep) -> 
     NLU queue.
     """
     client = client_key(request)
-    request.app.state.rate_limiter.check(client)
+    await request.app.state.rate_limiter.check(agent, client)
     limit = agent.settings.max_message_chars
     if len(body.text) > limit:
         raise HTTPException(413, f"The text is {len(body.text)} characters long; at most "
