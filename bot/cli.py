@@ -318,6 +318,21 @@ def staff_add_cli(
     typer.echo(f"Staff account '{member.username}' created for {scope}.")
 
 
+@staff_app.command("unlock")
+def staff_unlock_cli(username: str) -> None:
+    """Clear a staff account's lockout after too many wrong passwords."""
+    from bot.settings import get_settings
+    from bot.store.db import Database
+    from bot.store.staff import StaffError, unlock
+
+    try:
+        unlock(Database(get_settings().database_url), username.strip().lower())
+    except StaffError as exc:
+        typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"Staff account '{username}' unlocked.")
+
+
 @corrections_app.command("export")
 def corrections_export_cli(out: Annotated[Path | None, typer.Option(
         "--out", help="File to write; default: standard output.")] = None) -> None:

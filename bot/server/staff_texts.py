@@ -7,6 +7,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "title": "Yrityskyselyt", "login": "Kirjaudu sisään", "username": "Käyttäjätunnus",
         "password": "Salasana", "logout": "Kirjaudu ulos", "bad_login":
         "Käyttäjätunnus tai salasana on väärin.", "inbox": "Saapuneet kyselyt",
+        "too_many_logins": "Liian monta kirjautumisyritystä. Odota minuutti ja yritä uudelleen.",
+        "locked": "Tili on lukittu liian monen väärän salasanan vuoksi. Odota 15 minuuttia tai "
+        "pyydä ylläpitäjää avaamaan se.",
         "filters": "Rajaa", "status": "Tila", "unit": "Yksikkö", "language": "Kieli",
         "since": "Alkaen", "until": "Asti", "any": "Kaikki", "apply": "Näytä",
         "export": "Lataa CSV", "reference": "Viite", "received": "Saapunut",
@@ -31,6 +34,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "title": "Företagsärenden", "login": "Logga in", "username": "Användarnamn",
         "password": "Lösenord", "logout": "Logga ut", "bad_login":
         "Användarnamnet eller lösenordet är fel.", "inbox": "Inkomna ärenden",
+        "too_many_logins": "För många inloggningsförsök. Vänta en minut och försök igen.",
+        "locked": "Kontot är låst efter för många fel lösenord. Vänta 15 minuter eller be "
+        "en administratör att låsa upp det.",
         "filters": "Avgränsa", "status": "Status", "unit": "Enhet", "language": "Språk",
         "since": "Från", "until": "Till", "any": "Alla", "apply": "Visa",
         "export": "Ladda ner CSV", "reference": "Referens", "received": "Inkommet",
@@ -56,6 +62,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "title": "Business enquiries", "login": "Sign in", "username": "Username",
         "password": "Password", "logout": "Sign out", "bad_login":
         "The username or password is wrong.", "inbox": "Incoming enquiries",
+        "too_many_logins": "Too many sign-in attempts. Wait a minute and try again.",
+        "locked": "The account is locked after too many wrong passwords. Wait 15 minutes or "
+        "ask an administrator to unlock it.",
         "filters": "Filter", "status": "Status", "unit": "Unit", "language": "Language",
         "since": "From", "until": "To", "any": "All", "apply": "Show",
         "export": "Download CSV", "reference": "Reference", "received": "Received",

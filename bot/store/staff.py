@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +24,9 @@ STATUSES = ("new", "in_progress", "answered", "closed")
 _HASHER = PasswordHasher()
 _USERNAME = re.compile(r"^[a-z0-9._-]{2,64}$")
 MIN_PASSWORD = 12
+# Wrong passwords in a row before the account is locked, and for how long.
+MAX_FAILED_LOGINS = 10
+LOCKOUT_S = 15 * 60
 
 
 class StaffError(ValueError):
@@ -36,6 +40,14 @@ class StaffError(ValueError):
         self.code = code
 
 
+class AccountLockedError(Exception):
+    """Too many wrong passwords: the account is locked for `seconds` more."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"locked for {int(seconds)} more seconds")
+        self.seconds = seconds
+
+
 @dataclass(frozen=True)
 class StaffMember:
     """The signed-in staff member."""
@@ -45,6 +57,7 @@ class StaffMember:
     units: tuple[str, ...]
     is_admin: bool
     language: str
+    session_version: int = 0
 
     def may_see(self, unit: str) -> bool:
         """Whether enquiries of `unit` are this member's."""
@@ -52,7 +65,8 @@ class StaffMember:
 
 
 def _member(user: StaffUser) -> StaffMember:
-    return StaffMember(user.id, user.username, tuple(user.units), user.is_admin, user.language)
+    return StaffMember(user.id, user.username, tuple(user.units), user.is_admin, user.language,
+                       user.session_version or 0)
 
 
 def add_staff(db: Database, username: str, password: str, units: list[str], *,
@@ -88,25 +102,66 @@ def add_staff(db: Database, username: str, password: str, units: list[str], *,
         return _member(user)
 
 
-def authenticate(db: Database, username: str, password: str) -> StaffMember | None:
-    """The member when the password is right, else None (same answer for unknown names)."""
+def authenticate(db: Database, username: str, password: str, *, now: float | None = None
+                 ) -> StaffMember | None:
+    """The member when the password is right, else None (same answer for unknown names).
+
+    MAX_FAILED_LOGINS wrong passwords in a row lock the account for LOCKOUT_S (an admin
+    can clear it: `bpbot staff unlock`); while locked even the right password is refused.
+
+    Raises:
+        AccountLockedError: the account is locked.
+    """
+    now = time.time() if now is None else now
     with db.session() as session:
         user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
         if user is None:
             _HASHER.hash(password)  # spend the same time as a wrong password
             return None
+        if user.locked_until is not None and user.locked_until > now:
+            raise AccountLockedError(user.locked_until - now)
         try:
             _HASHER.verify(user.password_hash, password)
         except (VerificationError, InvalidHashError):
+            user.failed_logins += 1
+            if user.failed_logins >= MAX_FAILED_LOGINS:
+                user.failed_logins, user.locked_until = 0, now + LOCKOUT_S
             return None
+        user.failed_logins, user.locked_until = 0, None
         return _member(user)
 
 
-def get_member(db: Database, member_id: int) -> StaffMember | None:
-    """The member with this id (None if removed)."""
+def unlock(db: Database, username: str) -> None:
+    """Clear an account's lockout and its count of wrong passwords.
+
+    Raises:
+        StaffError: no such account.
+    """
+    with db.session() as session:
+        user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+        if user is None:
+            raise StaffError(f"No staff account '{username}'; check the spelling (user names "
+                             "are lower case).")
+        user.failed_logins, user.locked_until = 0, None
+
+
+def end_sessions(db: Database, member_id: int) -> None:
+    """Sign the member out everywhere: every session cookie issued so far stops working."""
     with db.session() as session:
         user = session.get(StaffUser, member_id)
-        return _member(user) if user else None
+        if user is not None:
+            user.session_version += 1
+
+
+def get_member(db: Database, member_id: int, session_version: int | None = None
+               ) -> StaffMember | None:
+    """The member with this id (None if removed, or when `session_version` has ended)."""
+    with db.session() as session:
+        user = session.get(StaffUser, member_id)
+        if user is None or (session_version is not None
+                            and user.session_version != session_version):
+            return None
+        return _member(user)
 
 
 @dataclass

@@ -12,8 +12,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from bot.server.deps import AgentDep
+from bot.server.security import client_key
 from bot.server.staff_auth import check_csrf, new_csrf, read_session, write_session
 from bot.server.staff_texts import TEXTS
+from bot.store import limits
 from bot.store import staff as store
 from bot.store.enquiries import get_enquiry
 from bot.store.staff import STATUSES, EnquiryFilter, StaffError, StaffMember
@@ -21,6 +23,9 @@ from bot.store.staff import STATUSES, EnquiryFilter, StaffError, StaffMember
 router = APIRouter(prefix="/staff", tags=["staff"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 FormField = Annotated[str, Form()]
+# Sign-in attempts per minute (right or wrong) from one address, and for one account name.
+LOGINS_PER_ADDRESS_PER_MINUTE = 20
+LOGINS_PER_ACCOUNT_PER_MINUTE = 15
 
 
 class Page:
@@ -33,8 +38,10 @@ class Page:
         if not self.session.get("csrf"):
             self.session["csrf"] = new_csrf()
         uid = self.session.get("uid")
+        # A cookie of an ended session (signed out, here or elsewhere) names no member.
         self.member: StaffMember | None = (
-            store.get_member(agent.store.db, int(uid)) if uid is not None else None)
+            store.get_member(agent.store.db, int(uid), int(self.session.get("v") or 0))
+            if uid is not None else None)
         wanted = request.query_params.get("lang")
         if wanted in TEXTS:
             self.session["lang"] = wanted
@@ -96,23 +103,43 @@ def login_form(request: Request, agent: AgentDep) -> HTMLResponse:
 @router.post("/login")
 def login(request: Request, agent: AgentDep, username: FormField,
                 password: FormField, csrf: FormField) -> Response:
-    """Check the password; start a session."""
+    """Check the password; start a session.
+
+    Attempts are limited per address and per account name (shared by every process), and
+    too many wrong passwords lock the account for a while; the hashing runs in a thread
+    (this is a plain function: FastAPI runs it outside the event loop).
+    """
     page = Page(request, agent)
     check_csrf(page.session, csrf, page.t["csrf"])
-    member = store.authenticate(agent.store.db, username.strip(), password)
+    name = username.strip().lower()
+    wait = limits.hit(agent.store.db, [
+        (f"login:address:{client_key(request)}", LOGINS_PER_ADDRESS_PER_MINUTE),
+        (f"login:account:{name}", LOGINS_PER_ACCOUNT_PER_MINUTE)])
+    if wait is not None:
+        response = page.render("staff/login.html", page.t["login"], status=429,
+                               error=page.t["too_many_logins"])
+        response.headers["Retry-After"] = str(wait)
+        return response
+    try:
+        member = store.authenticate(agent.store.db, name, password)
+    except store.AccountLockedError:
+        return page.render("staff/login.html", page.t["login"], status=423,
+                           error=page.t["locked"])
     if member is None:
         return page.render("staff/login.html", page.t["login"], status=401,
                            error=page.t["bad_login"])
-    page.session = {"uid": member.id, "csrf": new_csrf(),
+    page.session = {"uid": member.id, "v": member.session_version, "csrf": new_csrf(),
                     "lang": page.session.get("lang") or member.language}
     return page.redirect("/staff")
 
 
 @router.post("/logout")
 def logout(request: Request, agent: AgentDep, csrf: FormField) -> Response:
-    """End the session."""
+    """End the session, and every other session of the member (sign out everywhere)."""
     page = Page(request, agent)
     check_csrf(page.session, csrf, page.t["csrf"])
+    if page.member is not None:
+        store.end_sessions(agent.store.db, page.member.id)
     page.session = {"csrf": new_csrf(), "lang": page.lang}
     return page.redirect("/staff/login")
 

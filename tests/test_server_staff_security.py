@@ -1,0 +1,97 @@
+"""Staff sign-in under attack: throttling, lockout, sessions that end, hashing off the loop."""
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.agent import Agent
+from bot.server.app import create_app
+from bot.store.staff import MAX_FAILED_LOGINS, add_staff, unlock
+
+PASSWORD = "a long staff password"
+
+
+@pytest.fixture()
+def app(project_settings, router, tmp_path):
+    """An app on a database of its own: the sign-in counts of other tests do not apply."""
+    settings = project_settings.model_copy(update={
+        "outbox_interval_s": 0, "database_url": f"sqlite:///{tmp_path}/staff.sqlite3"})
+    agent = Agent.load(settings, router=router)
+    add_staff(agent.store.db, "streets.staff", PASSWORD, ["streets"],
+              known_units=set(agent.router.table.units))
+    return create_app(settings, agent=agent)
+
+
+def csrf_of(html):
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def attempt(client, password, username="streets.staff"):
+    token = csrf_of(client.get("/staff/login?lang=en").text)
+    return client.post("/staff/login", data={"username": username, "password": password,
+                                             "csrf": token}, follow_redirects=False)
+
+
+def test_staff_wrong_passwords_lock_the_account_until_it_runs_out_or_an_admin_clears_it(app):
+    """Before: 200 wrong passwords, then the right one was accepted."""
+    with TestClient(app) as client:
+        for _ in range(MAX_FAILED_LOGINS):
+            assert attempt(client, "wrong password!").status_code == 401
+        locked = attempt(client, PASSWORD)
+        assert locked.status_code == 423 and "locked" in locked.text
+        unlock(app.state.agent.store.db, "streets.staff")
+        assert attempt(client, PASSWORD).status_code == 303
+
+
+def test_staff_sign_in_is_throttled_per_address(app):
+    with TestClient(app) as client:
+        codes = [attempt(client, "wrong", username=f"nobody{i}").status_code
+                 for i in range(25)]
+    assert codes[:20] == [401] * 20
+    assert codes[20:] == [429] * 5
+
+
+def test_staff_sign_out_ends_the_session_everywhere(app):
+    """Before: a session cookie still worked after logout."""
+    with TestClient(app) as client, TestClient(app) as elsewhere:
+        assert attempt(client, PASSWORD).status_code == 303
+        assert attempt(elsewhere, PASSWORD).status_code == 303
+        stolen = dict(client.cookies)
+        assert client.get("/staff", follow_redirects=False).status_code == 200
+        token = csrf_of(client.get("/staff").text)
+        client.post("/staff/logout", data={"csrf": token})
+        client.cookies.clear()
+        client.cookies.update(stolen)  # the old cookie, replayed
+        assert client.get("/staff", follow_redirects=False).status_code == 303
+        assert elsewhere.get("/staff", follow_redirects=False).status_code == 303
+
+
+def test_staff_sign_in_hashing_does_not_hold_up_the_event_loop(app):
+    """Before: argon2 ran on the event loop; a sign-in flood pushed /healthz to 1.4 s."""
+    with TestClient(app) as client:
+        client.get("/healthz")
+        alone = []
+        for _ in range(5):
+            started = time.perf_counter()
+            client.get("/healthz")
+            alone.append(time.perf_counter() - started)
+        beside = []
+
+        def health():
+            started = time.perf_counter()
+            client.get("/healthz")
+            beside.append(time.perf_counter() - started)
+
+        with ThreadPoolExecutor(8) as pool:
+            logins = [pool.submit(attempt, client, "wrong", f"flood{i}") for i in range(16)]
+            time.sleep(0.05)
+            for _ in range(10):
+                health()
+            for f in logins:
+                f.result()
+    # Sixteen argon2 hashes take over a second of CPU; /healthz must not queue behind them.
+    print("healthz alone", alone, "beside sign-ins", beside)
+    assert max(beside) < 0.25, (alone, beside)  # on the loop: 0.5 s and more
