@@ -355,19 +355,23 @@ def corrections_export_cli(out: Annotated[Path | None, typer.Option(
         typer.echo(f"Suggestions written to {out}")
 
 
-@app.command("outbox")
-def outbox_cli(once: Annotated[bool, typer.Option("--once", help="Deliver what is due, then "
-                                                   "stop.")] = False,
+outbox_app = typer.Typer(help="Deliver queued e-mails and webhooks (retries with backoff); "
+                         "show what is not sent.", invoke_without_command=True)
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.callback()
+def outbox_cli(ctx: typer.Context,
+               once: Annotated[bool, typer.Option("--once", help="Deliver what is due, then "
+                                                  "stop.")] = False,
                interval: Annotated[float, typer.Option("--interval", min=0.1)] = 2.0) -> None:
     """Deliver queued e-mails and webhooks (retries with backoff); show what is not sent."""
-    from bot.notify.outbox import OutboxWorker
-    from bot.settings import get_settings
-    from bot.store.db import Database
+    if ctx.invoked_subcommand is not None:
+        return
     from bot.store.privacy import install_log_masking
 
     install_log_masking()
-    settings = get_settings()
-    worker = OutboxWorker(Database(settings.database_url), settings)
+    worker = _outbox_worker()
     if not once:
         typer.echo("Delivering notifications; Ctrl-C stops.")
         try:
@@ -380,6 +384,25 @@ def outbox_cli(once: Annotated[bool, typer.Option("--once", help="Deliver what i
     for m in waiting:
         typer.echo(f"  {m.status:>8} {m.kind:>7} {m.recipient} attempts={m.attempts} "
                    f"{(m.last_error or '')[:80]}")
+
+
+@outbox_app.command("retry")
+def outbox_retry_cli(reference: Annotated[str | None, typer.Option(
+        "--reference", help="Only this enquiry's (BP-YYYY-NNNNNN); default: every failed "
+        "one.")] = None) -> None:
+    """Queue notifications that gave up (status failed) again, each with all its attempts."""
+    count = _outbox_worker().retry_failed(reference)
+    typer.echo(f"Queued {count} failed notification(s) again; `bpbot outbox` (or the "
+               "server) delivers them.")
+
+
+def _outbox_worker() -> Any:
+    from bot.notify.outbox import OutboxWorker
+    from bot.settings import get_settings
+    from bot.store.db import Database
+
+    settings = get_settings()
+    return OutboxWorker(Database(settings.database_url), settings)
 
 
 @app.command("purge")

@@ -3,6 +3,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -97,3 +98,102 @@ def test_notify_production_refuses_default_secrets():
     with pytest.raises(ValueError, match="BPBOT_WEBHOOK_SECRET"):
         Settings(environment="production")
     Settings(environment="production", webhook_secret=SECRET, session_secret=SECRET)
+
+
+def _email_enquiries(db, count):
+    from bot.store.enquiries import Notification
+
+    references = []
+    for i in range(count):
+        new = NewEnquiry(f"mail-{i}", "fi", "fi", "terrace_permit", 0.9, "streets",
+                         "street-permits@example.fi", "Maija", "Kahvila Oy", None,
+                         f"maija{i}@example.fi", None, "2026-11", "Terassi",
+                         [{"from": "customer", "text": "x"}])
+        references.append(create_enquiry(db, new, render=lambda e: [
+            Notification("email", "street-permits@example.fi", f"Kysely {e.reference}",
+                         "body")])[1])
+    return references
+
+
+def test_notify_smtp_down_past_the_budget_then_retry_sends_each_exactly_once(db, tmp_path,
+                                                                             monkeypatch):
+    """Before: enquiries whose customers had a reference ended 'failed' and nothing
+    queued them again."""
+    from aiosmtpd.controller import Controller
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+    from bot.notify.outbox import count_by_status, failed_deliveries
+    from tests.browser import free_port
+    from tests.test_process_restart import Inbox
+
+    port = free_port()
+    settings = Settings(environment="test", smtp_port=port, outbox_max_attempts=2,
+                        outbox_backoff_s=0.001, smtp_timeout_s=2)
+    references = _email_enquiries(db, 3)
+    worker = OutboxWorker(db, settings)
+    for _ in range(3):  # SMTP is down: every attempt fails, then the messages give up
+        worker.run_once()
+        time.sleep(0.01)
+    assert count_by_status(db) == {"failed": 3}
+    assert [f[0] for f in failed_deliveries(db)] == references
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        worker.run_once()
+        assert inbox.messages == []  # failed stays failed until someone retries
+        monkeypatch.setenv("BPBOT_DATABASE_URL", db.url)
+        from bot.settings import get_settings
+
+        get_settings.cache_clear()
+        try:
+            result = CliRunner().invoke(app, ["outbox", "retry"])
+        finally:
+            get_settings.cache_clear()
+        assert result.exit_code == 0 and "Queued 3" in result.output, result.output
+        for _ in range(3):
+            worker.run_once()
+        assert worker.retry_failed() == 0  # nothing failed any more; sent ones stay sent
+        worker.run_once()
+    finally:
+        controller.stop()
+    subjects = sorted(m.content.decode().split("Subject: ")[1].split("\n")[0].strip()
+                      for m in inbox.messages)
+    assert subjects == sorted(f"Kysely {r}" for r in references)  # each exactly once
+    assert count_by_status(db) == {"sent": 3}
+
+
+def test_notify_claim_of_a_dead_worker_is_taken_again_within_a_minute(db, receiver):
+    """Before: after a database restart claimed messages stayed 'sending' for 5 minutes."""
+    from datetime import UTC, datetime, timedelta
+
+    settings = Settings(environment="test")
+    make_enquiry(db, receiver)
+    dead = OutboxWorker(db, settings)
+    assert len(dead.claim()) == 1  # claimed, then the worker died before sending
+    alive = OutboxWorker(db, settings)
+    assert alive.claim() == []
+    assert alive.claim(now=datetime.now(UTC) + timedelta(seconds=59)) != []
+
+
+def test_notify_message_id_is_the_same_on_every_resend(db):
+    """The Message-ID comes from the outbox row's idempotency key, not the attempt."""
+    from unittest import mock
+
+    settings = Settings(environment="test", smtp_port=1)
+    _email_enquiries(db, 1)
+    worker = OutboxWorker(db, settings)
+    sent = []
+    with mock.patch("smtplib.SMTP") as smtp:
+        smtp.return_value.__enter__.return_value.send_message.side_effect = sent.append
+        (message_id,) = worker.claim()
+        worker.deliver(message_id)
+        with db.session() as session:
+            from sqlalchemy import update
+
+            from bot.store.models import OutboxMessage
+
+            session.execute(update(OutboxMessage).values(status="sending"))
+        worker.deliver(message_id)
+    assert len(sent) == 2 and sent[0]["Message-ID"] == sent[1]["Message-ID"]

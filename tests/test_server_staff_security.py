@@ -95,3 +95,28 @@ def test_staff_sign_in_hashing_does_not_hold_up_the_event_loop(app):
     # Sixteen argon2 hashes take over a second of CPU; /healthz must not queue behind them.
     print("healthz alone", alone, "beside sign-ins", beside)
     assert max(beside) < 0.25, (alone, beside)  # on the loop: 0.5 s and more
+
+
+def test_failed_deliveries_are_shown_to_admins_and_in_metrics(app):
+    """Before: an enquiry whose notification gave up was visible nowhere."""
+    from sqlalchemy import update
+
+    from bot.store.models import OutboxMessage
+    from tests.test_notify import _email_enquiries
+
+    with TestClient(app) as client:
+        db = app.state.agent.store.db
+        add_staff(db, "admin.staff", PASSWORD, [], is_admin=True,
+                  known_units=set(app.state.agent.router.table.units))
+        (reference,) = _email_enquiries(db, 1)
+        with db.session() as session:
+            session.execute(update(OutboxMessage).values(status="failed",
+                                                         last_error="SMTP refused"))
+        assert 'bpbot_outbox_messages{status="failed"} 1.0' in client.get("/metrics").text
+        assert attempt(client, PASSWORD).status_code == 303
+        assert "Undelivered" not in client.get("/staff?lang=en").text  # a unit member
+        client.cookies.clear()
+        assert attempt(client, PASSWORD, "admin.staff").status_code == 303
+        page = client.get("/staff?lang=en").text
+        assert "Undelivered notifications (1)" in page and reference in page
+        assert "bpbot outbox retry" in page

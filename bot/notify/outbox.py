@@ -3,9 +3,11 @@
 A message is claimed (status `sending`, PostgreSQL: `FOR UPDATE SKIP LOCKED`, so two
 workers never take the same row), delivered, then marked `sent`. A failure puts it back to
 `pending` with the next attempt after an exponentially growing delay; after the last
-attempt it is `failed` and stays visible to staff. A claim older than `stale_claim_s`
-(a worker that died mid-send) is taken again. E-mails carry a Message-ID derived from the
-message's idempotency key, so a resend after such a crash is recognisable as the same one.
+attempt it is `failed`: listed for admins in the staff inbox and counted in /metrics,
+until `bpbot outbox retry` queues it again. A claim older than `stale_claim_s` (a worker
+that died mid-send, or lost its database) is taken again within a minute. E-mails carry a
+Message-ID derived from the message's idempotency key (one per outbox row), so every
+resend of a message is recognisable as the same one.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ import smtplib
 import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from bot.settings import Settings
 from bot.store.db import Database
-from bot.store.models import OutboxMessage
+from bot.store.models import Enquiry, OutboxMessage
 
 logger = logging.getLogger(__name__)
 SENDING = "sending"
+FAILED = "failed"
+# A claim this old belongs to a worker that died (or lost its database) mid-send: taken
+# again. Longer than one delivery can take (the SMTP timeout, a few steps).
+STALE_CLAIM_S = 45.0
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -41,8 +46,8 @@ class DeliveryError(Exception):
 class OutboxWorker:
     """Delivers due outbox messages."""
 
-    def __init__(self, db: Database, settings: Settings, *, stale_claim_s: float = 300.0
-                 ) -> None:
+    def __init__(self, db: Database, settings: Settings, *,
+                 stale_claim_s: float = STALE_CLAIM_S) -> None:
         self.db = db
         self.settings = settings
         self.stale_claim_s = stale_claim_s
@@ -79,8 +84,9 @@ class OutboxWorker:
         mail["From"] = s.mail_from
         mail["To"] = message.recipient
         mail["Subject"] = message.subject or ""
-        key = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:24]
-        mail["Message-ID"] = make_msgid(idstring=key, domain=s.mail_from.split("@")[-1])
+        # The same on every resend (make_msgid would add the time and a random number).
+        key = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:32]
+        mail["Message-ID"] = f"<{key}.bpbot@{s.mail_from.split('@')[-1]}>"
         mail.set_content(message.body)
         try:
             with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_s) as smtp:
@@ -137,7 +143,7 @@ class OutboxWorker:
         delay = self.settings.outbox_backoff_s * (2 ** (attempts - 1))
         with self.db.session() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
-                status="failed" if final else "pending", attempts=attempts, last_error=error,
+                status=FAILED if final else "pending", attempts=attempts, last_error=error,
                 next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay)))
         logger.warning("Delivery of %s failed (attempt %d%s): %s", message.idempotency_key,
                        attempts, ", giving up" if final else "", error)
@@ -153,9 +159,43 @@ class OutboxWorker:
             self.run_once()
             time.sleep(interval_s)
 
+    def retry_failed(self, reference: str | None = None) -> int:
+        """Queue failed messages again (of one enquiry, or all); return how many.
+
+        Each starts over with a full set of attempts. Its idempotency key and Message-ID
+        stay the same, and a message already sent is never queued again.
+        """
+        query = update(OutboxMessage).where(OutboxMessage.status == FAILED)
+        if reference is not None:
+            query = query.where(OutboxMessage.enquiry_id.in_(
+                select(Enquiry.id).where(Enquiry.reference == reference)))
+        with self.db.session() as session:
+            result = session.execute(query.values(
+                status="pending", attempts=0, next_attempt_at=datetime.now(UTC)))
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
     def pending(self) -> list[OutboxMessage]:
         """Messages not yet sent (pending, sending or failed), oldest first."""
         with self.db.session() as session:
             rows = session.scalars(select(OutboxMessage).where(OutboxMessage.status != "sent")
                                    .order_by(OutboxMessage.id))
             return list(rows)
+
+
+def failed_deliveries(db: Database) -> list[tuple[str | None, str, str, str | None]]:
+    """Messages that gave up: (enquiry reference, kind, recipient, last error), oldest first."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Enquiry.reference, OutboxMessage.kind, OutboxMessage.recipient,
+                   OutboxMessage.last_error)
+            .outerjoin(Enquiry, Enquiry.id == OutboxMessage.enquiry_id)
+            .where(OutboxMessage.status == FAILED).order_by(OutboxMessage.id))
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def count_by_status(db: Database) -> dict[str, int]:
+    """Outbox messages per status (pending, sending, sent, failed)."""
+    with db.session() as session:
+        rows = session.execute(select(OutboxMessage.status, func.count())
+                               .group_by(OutboxMessage.status))
+        return {str(status): int(count) for status, count in rows}

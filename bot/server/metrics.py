@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 MESSAGES = Counter("bpbot_messages_total", "User messages handled", ["channel", "language"],
@@ -15,3 +15,8 @@ ENQUIRIES = Counter("bpbot_enquiries_routed_total", "Enquiries submitted, per un
 LATENCY = Histogram("bpbot_message_seconds", "Time to answer one message", ["channel"],
                     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
                     registry=REGISTRY)
+
+# Read from the database when scraped: the same in every process.
+OUTBOX = Gauge("bpbot_outbox_messages", "Notifications in the outbox, per status (failed: "
+               "gave up; `bpbot outbox retry` queues them again)", ["status"], registry=REGISTRY)
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")

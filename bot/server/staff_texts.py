@@ -8,6 +8,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "password": "Salasana", "logout": "Kirjaudu ulos", "bad_login":
         "Käyttäjätunnus tai salasana on väärin.", "inbox": "Saapuneet kyselyt",
         "too_many_logins": "Liian monta kirjautumisyritystä. Odota minuutti ja yritä uudelleen.",
+        "undelivered": "Toimittamatta jääneet ilmoitukset",
+        "undelivered_help": "Näiden kyselyjen sähköposteja ei saatu perille yrityksistä "
+        "huolimatta. Korjaa syy (esim. sähköpostipalvelin) ja aja `bpbot outbox retry`.",
         "locked": "Tili on lukittu liian monen väärän salasanan vuoksi. Odota 15 minuuttia tai "
         "pyydä ylläpitäjää avaamaan se.",
         "filters": "Rajaa", "status": "Tila", "unit": "Yksikkö", "language": "Kieli",
@@ -35,6 +38,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "password": "Lösenord", "logout": "Logga ut", "bad_login":
         "Användarnamnet eller lösenordet är fel.", "inbox": "Inkomna ärenden",
         "too_many_logins": "För många inloggningsförsök. Vänta en minut och försök igen.",
+        "undelivered": "Meddelanden som inte levererats",
+        "undelivered_help": "E-posten för de här ärendena gick inte fram trots flera försök. "
+        "Åtgärda orsaken (t.ex. e-postservern) och kör `bpbot outbox retry`.",
         "locked": "Kontot är låst efter för många fel lösenord. Vänta 15 minuter eller be "
         "en administratör att låsa upp det.",
         "filters": "Avgränsa", "status": "Status", "unit": "Enhet", "language": "Språk",
@@ -63,6 +69,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "password": "Password", "logout": "Sign out", "bad_login":
         "The username or password is wrong.", "inbox": "Incoming enquiries",
         "too_many_logins": "Too many sign-in attempts. Wait a minute and try again.",
+        "undelivered": "Undelivered notifications",
+        "undelivered_help": "The e-mails of these enquiries could not be delivered despite "
+        "several attempts. Fix the cause (such as the mail server) and run "
+        "`bpbot outbox retry`.",
         "locked": "The account is locked after too many wrong passwords. Wait 15 minutes or "
         "ask an administrator to unlock it.",
         "filters": "Filter", "status": "Status", "unit": "Unit", "language": "Language",

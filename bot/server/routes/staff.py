@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from bot.notify.outbox import failed_deliveries
 from bot.server.deps import AgentDep
 from bot.server.security import client_key
 from bot.server.staff_auth import check_csrf, new_csrf, read_session, write_session
@@ -168,8 +169,9 @@ def inbox(request: Request, agent: AgentDep) -> HTMLResponse:
     names = page.unit_names()
     units = [(u, names[u]) for u in names if member.may_see(u)]
     query = urlencode({k: v for k, v in request.query_params.items() if k != "lang"})
+    failed = failed_deliveries(agent.store.db) if member.is_admin else []
     return page.render("staff/list.html", page.t["inbox"], filters=filters, units=units,
-                       statuses=STATUSES, unit_names=names, query=query,
+                       statuses=STATUSES, unit_names=names, query=query, failed=failed,
                        enquiries=store.list_enquiries(agent.store.db, member, filters))
 
 

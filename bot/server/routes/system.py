@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import text
 
 from bot.agent import MAX_MESSAGE_CHARS, Agent
+from bot.notify.outbox import count_by_status
 from bot.server.deps import AgentDep
-from bot.server.metrics import REGISTRY
+from bot.server.metrics import OUTBOX, OUTBOX_STATUSES, REGISTRY
 from bot.server.security import client_key, valid_unicode
 
 router = APIRouter(tags=["system"])
@@ -63,8 +64,11 @@ AdminOnly = Depends(admin_only)
 
 
 @router.get("/metrics", dependencies=[AdminOnly])
-async def prometheus_metrics() -> Response:
+async def prometheus_metrics(agent: AgentDep) -> Response:
     """Prometheus metrics."""
+    counts = await agent.in_db(count_by_status, agent.store.db)
+    for status in OUTBOX_STATUSES:
+        OUTBOX.labels(status).set(counts.get(status, 0))
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
