@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import logging
 import random
 import re
+import time
 import uuid
 import weakref
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from bot import runtime
@@ -29,16 +32,17 @@ from bot.dialogue.domain import LANGUAGE_SLOT, REQUESTED_SLOT, Domain, load_doma
 from bot.dialogue.processor import MessageProcessor
 from bot.dialogue.rules import RulePolicy, load_rules
 from bot.dialogue.tracker import DialogueTracker, slot_event
-from bot.errors import ServerBusyError
+from bot.errors import ServerBusyError, StoreUnavailableError
 from bot.fair import FairExecutor
 from bot.nlu.model import RANKING_SIZE
 from bot.routing import RouteDecision
 from bot.service import Router
 from bot.settings import Settings
-from bot.store.db import Database
+from bot.store.db import Database, unavailable_message
 from bot.store.trackers import SQLTrackerStore
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 NLU_FALLBACK = "nlu_fallback"
 _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?\s*$", re.DOTALL)
 MAX_MESSAGE_CHARS = 10_000
@@ -123,6 +127,7 @@ class Agent:
         self._nlu: FairExecutor | None = None  # started by the first message
         self._db_threads: ThreadPoolExecutor | None = None
         self._leases: set[str] = set()  # leases of turns running in this process
+        self.store_failed_at: float | None = None  # when the database last refused work
 
     @classmethod
     def load(cls, settings: Settings, *, model: str | Path | None = None,
@@ -384,6 +389,11 @@ class Agent:
                 self._db_threads, partial(context.run, function, *args))
         except PoolTimeoutError as exc:
             raise ServerBusyError("No database connection was free in time.") from exc
+        except OperationalError as exc:  # read-only, disk full, server down
+            self.store_failed_at = time.monotonic()
+            message = unavailable_message(self.store.db.url, exc)
+            logger.error(message)
+            raise StoreUnavailableError(message) from exc
 
     async def in_nlu(self, client: str, function: Callable[..., T], *args: Any) -> T:
         """Run NLU work in the NLU threads, fairly between clients (bounded queue).
@@ -397,6 +407,11 @@ class Agent:
                                      max_waiting_per_key=self.settings.nlu_queue_per_client,
                                      name="nlu")
         return await self._nlu.run(client, function, *args)
+
+    def store_failing(self) -> bool:
+        """Whether the database refused work within the last `store_failure_window_s`."""
+        return self.store_failed_at is not None and (
+            time.monotonic() - self.store_failed_at < self.settings.store_failure_window_s)
 
     async def _take_turn(self, sender_id: str) -> str:
         """The conversation's lease, once another process's turn (if any) has ended."""

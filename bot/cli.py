@@ -269,9 +269,9 @@ def serve_cli(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     """Serve the chat API, the widget and the staff inbox (uvicorn)."""
     import uvicorn
 
-    from bot.settings import get_settings
+    from bot.server.app import preflight
 
-    settings = get_settings()
+    settings = preflight()  # one line and exit 2 for a bad setting or an unwritable database
     if workers > 1 and settings.database_url.startswith("sqlite"):
         typer.secho("Error: several workers need a shared database; set BPBOT_DATABASE_URL to "
                     "PostgreSQL, or use --workers 1.", fg=typer.colors.RED, err=True)

@@ -129,3 +129,12 @@ class ServerBusyError(BotError):
     def __init__(self, message: str, retry_after_s: int = 2) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class StoreUnavailableError(ServerBusyError):
+    """The database cannot be written or reached (read-only, full disk, down)."""
+
+    code = "E015"
+
+    def __init__(self, message: str, retry_after_s: int = 30) -> None:
+        super().__init__(message, retry_after_s)

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
                                      "the request gets 503 with Retry-After")
     turn_lease_s: float = Field(60.0, gt=1, title="How long a turn may hold its conversation; "
                                 "a lease left by a dead process runs out after this")
+    store_failure_window_s: float = Field(
+        30.0, ge=0, title="After the database refused a write, /readyz says not ready for "
+        "this long (and while its own test write fails)")
     turn_wait_s: float = Field(15.0, gt=0, title="Longest wait for the conversation's previous "
                                "turn; then 503 with Retry-After")
 

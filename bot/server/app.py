@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,15 +15,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from bot import __version__
 from bot.agent import Agent
-from bot.errors import ServerBusyError
+from bot.errors import ServerBusyError, StoreUnavailableError
 from bot.notify.outbox import OutboxWorker
 from bot.server.conversation_token import TOKEN_HEADER
 from bot.server.routes import channels, staff, system
 from bot.server.security import RateLimiter, SecurityHeaders
 from bot.settings import Settings, get_settings
+from bot.store.db import Database, check_writable, unavailable_message
 from bot.store.privacy import install_log_masking
 
 logger = logging.getLogger(__name__)
@@ -106,6 +110,36 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
     return app
 
 
+def preflight() -> Settings:
+    """The settings, once they are valid and the database takes writes.
+
+    Exits (status 2) with one line naming the setting or the database problem, instead of
+    a traceback and, under a process supervisor, a restart loop.
+    """
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "BPBOT_" + "_".join(str(p) for p in error.get("loc", ())).upper()
+            message = str(error.get("msg", "")).removeprefix("Value error, ")
+            if name == "BPBOT_" or message.startswith("BPBOT_"):
+                print(f"Error: {message}", file=sys.stderr)
+            else:
+                print(f"Error: {name}: {message}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        db = Database.from_settings(settings)  # brings the schema up to date: a write
+        check_writable(db)
+        db.dispose()
+    except StoreUnavailableError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except DBAPIError as exc:
+        print(f"Error: {unavailable_message(settings.database_url, exc)}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return settings
+
+
 def app_from_environment() -> FastAPI:
     """Factory for `uvicorn --factory` (each worker process builds its own app)."""
-    return create_app()
+    return create_app(preflight())

@@ -7,8 +7,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import StoreUnavailableError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -94,3 +97,25 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def check_writable(db: Database) -> None:
+    """Write and commit one row (a counter): what every message needs.
+
+    Raises:
+        StoreUnavailableError: naming the database and the cause (read-only, full, down).
+    """
+    from bot.store import limits
+
+    try:
+        limits.hit(db, [("health:write-probe", 1 << 30)])
+    except DBAPIError as exc:
+        raise StoreUnavailableError(unavailable_message(db.url, exc)) from exc
+
+
+def unavailable_message(url: str, exc: BaseException) -> str:
+    """One line: which database (no password), what failed, what to do."""
+    cause = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["unknown"])[0]
+    where = make_url(url).render_as_string(hide_password=True)
+    return (f"The database {where} cannot be written or reached ({cause}). Check that it "
+            "runs, that its disk has space and that this process may write to it.")

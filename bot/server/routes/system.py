@@ -8,13 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import text
 
-from bot.agent import MAX_MESSAGE_CHARS, Agent
+from bot.agent import MAX_MESSAGE_CHARS
 from bot.notify.outbox import count_by_status
 from bot.server.deps import AgentDep
 from bot.server.metrics import OUTBOX, OUTBOX_STATUSES, REGISTRY
 from bot.server.security import client_key, valid_unicode
+from bot.store.db import check_writable
 
 router = APIRouter(tags=["system"])
 
@@ -25,18 +25,19 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _database_answers(agent: Agent) -> None:
-    with agent.store.db.engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
-
-
 @router.get("/readyz")
 async def readyz(agent: AgentDep) -> dict[str, Any]:
-    """The model is loaded and the database answers."""
+    """The model is loaded and the database takes writes.
+
+    A read-only or full database answers SELECT 1 but cannot save a single message: the
+    check writes, and a turn's write refused within the last moments counts too.
+    """
     try:
-        await agent.in_db(_database_answers, agent)
+        await agent.in_db(check_writable, agent.store.db)
     except Exception as exc:  # noqa: BLE001 - any database failure means "not ready"
-        raise HTTPException(503, "The database does not answer.") from exc
+        raise HTTPException(503, "The database cannot be written or reached.") from exc
+    if agent.store_failing():
+        raise HTTPException(503, "The database refused to save a message a moment ago.")
     return {"status": "ready", "model": agent.router.nlu.manifest.get("model_id"),
             "database": agent.store.db.dialect}
 
