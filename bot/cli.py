@@ -269,6 +269,7 @@ def serve_cli(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     """Serve the chat API, the widget and the staff inbox (uvicorn)."""
     import uvicorn
 
+    from bot.logs import logging_config
     from bot.server.app import preflight
 
     settings = preflight()  # one line and exit 2 for a bad setting or an unwritable database
@@ -277,7 +278,9 @@ def serve_cli(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
                     "PostgreSQL, or use --workers 1.", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
     uvicorn.run("bot.server.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="info", proxy_headers=False,
+                workers=workers, log_config=logging_config(settings.log_level,
+                                                           settings.log_format),
+                proxy_headers=False,
                 ws_max_size=settings.max_request_bytes)
 
 

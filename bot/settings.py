@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     turn_wait_s: float = Field(15.0, gt=0, title="Longest wait for the conversation's previous "
                                "turn; then 503 with Retry-After")
 
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", title="Level of the project's and uvicorn's logs")
+    log_format: Literal["plain", "json"] = Field(
+        "plain", title="Log lines as text, or as one JSON object per line")
     api_docs: bool | None = Field(
         None, title="Serve /docs and /openapi.json; default: everywhere but production")
     admin_token: str | None = Field(

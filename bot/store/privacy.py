@@ -110,10 +110,16 @@ class MaskingFilter(logging.Filter):
 
 
 def install_log_masking() -> None:
-    """Mask personal identity codes in the logs of every handler of the root logger."""
+    """Mask personal identity codes on every handler configured so far.
+
+    The root logger's and those of every named logger (uvicorn's access and error loggers
+    have handlers of their own when uvicorn configured the logging itself).
+    """
     root = logging.getLogger()
     if not any(isinstance(f, MaskingFilter) for f in root.filters):
         root.addFilter(MaskingFilter())
-    for handler in root.handlers:
+    loggers = [root, *(lg for lg in logging.Logger.manager.loggerDict.values()
+                       if isinstance(lg, logging.Logger))]
+    for handler in {h for lg in loggers for h in lg.handlers}:
         if not any(isinstance(f, MaskingFilter) for f in handler.filters):
             handler.addFilter(MaskingFilter())
