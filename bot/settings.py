@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(4, ge=0, le=200, title="Connections beyond the pool at peaks")
     db_pool_timeout_s: float = Field(5.0, gt=0, title="Longest wait for a connection; then "
                                      "the request gets 503 with Retry-After")
-    turn_lease_s: float = Field(60.0, gt=1, title="How long a turn may hold its conversation; "
+    turn_lease_s: float = Field(30.0, gt=1, title="How long a turn may hold its conversation; "
                                 "a lease left by a dead process runs out after this")
     store_failure_window_s: float = Field(
         30.0, ge=0, title="After the database refused a write, /readyz says not ready for "

@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 extras="${1:-}"
 
 # Debian packages: libvoikko for the Finnish spaCy pipeline's lemmatiser; for the tests
-# (extra "dev") also the PostgreSQL server, which the tests start on loopback, and Chromium
+# (extra "dev") also the PostgreSQL server and nginx, which the tests start on loopback, and Chromium
 # for the browser tests (driven by Playwright through executable_path; no browser download).
 packages=(libvoikko1 voikko-fi)
-case ",$extras," in *,dev,*) packages+=(postgresql chromium);; esac
+case ",$extras," in *,dev,*) packages+=(postgresql chromium nginx-light);; esac
 need=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
