@@ -43,16 +43,22 @@ def free_port() -> int:
 
 
 def start_server(models: str, database: str, workers: int = 1, *,
-                 ready_within_s: float = 180) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the app on a free loopback port (no rate limit, no outbox); wait until ready."""
+                 ready_within_s: float = 180, env_extra: dict[str, str] | None = None
+                 ) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the app on a free loopback port (no rate limit, no outbox); wait until ready.
+
+    `env_extra` overrides settings (BPBOT_...), such as the rate limit.
+    """
     port = free_port()
     env = {**os.environ, "BPBOT_DATABASE_URL": database, "BPBOT_MODELS_PATH": models,
            "BPBOT_RATE_LIMIT_PER_MINUTE": "1000000", "BPBOT_OUTBOX_INTERVAL_S": "0",
-           "BPBOT_SMTP_PORT": "1", "BPBOT_ENVIRONMENT": "test", "HF_HUB_OFFLINE": "1"}
+           "BPBOT_RATE_LIMIT_PER_CONVERSATION": "1000000",
+           "BPBOT_SMTP_PORT": "1", "BPBOT_ENVIRONMENT": "test", "HF_HUB_OFFLINE": "1",
+           **(env_extra or {})}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bot.server.app:app_from_environment", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning"], cwd=ROOT, env=env)
+         "--log-level", "warning", "--no-proxy-headers"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + ready_within_s
     while True:

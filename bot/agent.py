@@ -363,11 +363,11 @@ class Agent:
         if lock is None:
             lock = self._locks[sender_id] = asyncio.Lock()
         async with lock:
-            lease = await self._take_turn(sender_id)
+            lease, events = await self._take_turn(sender_id)
             try:
                 with runtime.active(self.runtime):
-                    return await self._turn(sender_id, text, lease, metadata, input_channel,
-                                            client or sender_id)
+                    return await self._turn(sender_id, text, lease, events, metadata,
+                                            input_channel, client or sender_id)
             finally:
                 if lease in self._leases:  # the turn failed before storing: end it now
                     self._leases.discard(lease)
@@ -376,13 +376,17 @@ class Agent:
     async def in_db(self, function: Callable[..., T], *args: Any) -> T:
         """Run blocking database work in the database threads, never on the event loop.
 
-        There are as many threads as pooled connections, so a burst of turns queues here
+        There are as many threads as pooled connections (one for SQLite), so a burst of
+        turns queues here
         (without blocking the loop) rather than in the pool. The context (the runtime of
         the turn) goes along. sqlalchemy's pool TimeoutError becomes ServerBusyError.
         """
         if self._db_threads is None:
-            self._db_threads = ThreadPoolExecutor(
-                max_workers=self.settings.db_pool_size, thread_name_prefix="db")
+            # SQLite has one writer at a time: writers in several threads would only wait
+            # on each other (its busy handler sleeps); one thread takes them in turn.
+            threads = 1 if self.store.db.dialect == "sqlite" else self.settings.db_pool_size
+            self._db_threads = ThreadPoolExecutor(max_workers=threads,
+                                                  thread_name_prefix="db")
         context = contextvars.copy_context()
         try:
             return await asyncio.get_running_loop().run_in_executor(
@@ -413,27 +417,33 @@ class Agent:
         return self.store_failed_at is not None and (
             time.monotonic() - self.store_failed_at < self.settings.store_failure_window_s)
 
-    async def _take_turn(self, sender_id: str) -> str:
-        """The conversation's lease, once another process's turn (if any) has ended."""
+    async def _take_turn(self, sender_id: str) -> tuple[str | None, list[dict[str, Any]]]:
+        """The conversation's lease and its events, once another process's turn has ended.
+
+        SQLite serves one process, whose per-conversation locks already take turns: there
+        the events are loaded without a lease.
+        """
+        if self.store.db.dialect == "sqlite":
+            return None, await self.in_db(self.store.load, sender_id)
         lease = uuid.uuid4().hex
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.turn_wait_s
         delay = 0.01
-        while not await self.in_db(self.store.lease, sender_id, lease,
-                                   self.settings.turn_lease_s):
+        while (events := await self.in_db(self.store.begin_turn, sender_id, lease,
+                                          self.settings.turn_lease_s)) is None:
             if loop.time() + delay > deadline:
                 raise ServerBusyError("The conversation's previous message is still being "
                                       "handled.")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
         self._leases.add(lease)
-        return lease
+        return lease, events
 
-    async def _turn(self, sender_id: str, text: str, lease: str,
-                    metadata: dict[str, Any] | None, input_channel: str | None, client: str
+    async def _turn(self, sender_id: str, text: str, lease: str | None,
+                    events: list[dict[str, Any]], metadata: dict[str, Any] | None,
+                    input_channel: str | None, client: str
                     ) -> tuple[list[dict[str, Any]], DialogueTracker]:
         """Run the turn on the stored events; store the new ones, ending the lease."""
-        events = await self.in_db(self.store.load, sender_id)
         tracker = DialogueTracker(sender_id, self.domain, events)
         start = len(tracker.events)
         parsed = await self.in_nlu(client, self.parse, text, tracker)

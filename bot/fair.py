@@ -2,8 +2,10 @@
 
 One client that sends many (or long) messages must not make everyone else wait: waiting
 jobs are taken round-robin by key (the client's address or conversation), so another
-client's message waits for at most one job of each busy client, and the queue as a whole
-is bounded: a job that would make it longer is refused with ServerBusyError (503).
+client's message waits for at most one job of each busy client; with more than one
+thread, one key never runs on all of them, so a thread is always free for the others.
+The queue as a whole is bounded: a job that would make it longer is refused with
+ServerBusyError (503).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class FairExecutor:
         self._queues: OrderedDict[str, deque[_Job]] = OrderedDict()
         self._waiting = 0
         self._running = 0
+        self._running_of: dict[str, int] = {}
+        self.max_running_per_key = max(1, threads - 1)
 
     @property
     def waiting(self) -> int:
@@ -69,8 +73,12 @@ class FairExecutor:
         return await job.result
 
     def _dispatch(self) -> None:
-        while self._running < self.threads and self._queues:
-            key, queue = next(iter(self._queues.items()))
+        while self._running < self.threads:
+            key = next((k for k in self._queues
+                        if self._running_of.get(k, 0) < self.max_running_per_key), None)
+            if key is None:
+                return
+            queue = self._queues[key]
             job = queue.popleft()
             if queue:
                 self._queues.move_to_end(key)  # the other keys go first
@@ -80,14 +88,18 @@ class FairExecutor:
             if job.result.cancelled():  # its request went away while it waited
                 continue
             self._running += 1
+            self._running_of[key] = self._running_of.get(key, 0) + 1
             done = self._pool.submit(job.context.run, job.function, *job.args)
-            done.add_done_callback(partial(self._from_thread, job))
+            done.add_done_callback(partial(self._from_thread, key, job))
 
-    def _from_thread(self, job: _Job, done: Future[Any]) -> None:
-        job.result.get_loop().call_soon_threadsafe(self._finished, done, job)
+    def _from_thread(self, key: str, job: _Job, done: Future[Any]) -> None:
+        job.result.get_loop().call_soon_threadsafe(self._finished, key, done, job)
 
-    def _finished(self, done: Future[Any], job: _Job) -> None:
+    def _finished(self, key: str, done: Future[Any], job: _Job) -> None:
         self._running -= 1
+        self._running_of[key] -= 1
+        if not self._running_of[key]:
+            del self._running_of[key]
         if not job.result.cancelled():
             error = done.exception()
             if error is not None:

@@ -57,10 +57,11 @@ class Settings(BaseSettings):
         default_factory=list, title="Addresses or networks (CIDR) of reverse proxies whose "
         "X-Forwarded-For is believed; none by default")
     max_request_bytes: int = Field(65536, ge=1024, title="Largest request body accepted")
-    # The embedding engine encodes one text at a time on all cores; one parsing thread
-    # beside the event loop gave the most messages/s on 2 cores (bench/load.py: 1 thread
-    # ~145/s, 2 ~140/s, 6 ~125/s at 8 concurrent conversations).
-    nlu_threads: int = Field(1, ge=1, le=32, title="Threads that parse messages")
+    # Two parsing threads, and one client never on both (bot/fair.py): a client flooding
+    # the NLU with long messages leaves the other thread to everyone else (bench/fairness.py:
+    # another user's p50 1.9x instead of 94x with one thread), and at 8 concurrent
+    # conversations two threads gave as many messages/s as one (bench/load.py: ~132-136/s).
+    nlu_threads: int = Field(2, ge=1, le=32, title="Threads that parse messages")
     nlu_queue_max: int = Field(256, ge=1, title="Messages waiting for the NLU; beyond: 503")
     nlu_queue_per_client: int = Field(8, ge=1, title="Messages of one client (address) waiting "
                                       "for the NLU; beyond: 503")

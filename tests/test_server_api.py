@@ -158,10 +158,17 @@ def test_server_rate_limit_per_address_and_per_conversation(project_settings, ro
         assert limited.post("/model/parse", json={"text": "hei"}).status_code == 429
 
 
-def test_server_rate_limit_is_shared_by_processes(project_settings, router, tmp_path):
-    """Two apps on one database stand for two processes (before: a limit per process)."""
-    one = _limited_app(project_settings, router, tmp_path, rate_limit_per_minute=4)
-    other = _limited_app(project_settings, router, tmp_path, rate_limit_per_minute=4)
+def test_server_rate_limit_is_shared_by_processes(project_settings, router, postgres_url):
+    """Two apps on one PostgreSQL database stand for two processes (before: a limit per
+    process). The nginx test checks the same with two real processes."""
+    from bot.agent import Agent
+    from tests.conftest import _empty_database
+
+    _empty_database(postgres_url).dispose()
+    settings = project_settings.model_copy(update={
+        "outbox_interval_s": 0, "database_url": postgres_url, "rate_limit_per_minute": 4})
+    one = create_app(settings, agent=Agent.load(settings, router=router))
+    other = create_app(settings, agent=Agent.load(settings, router=router))
     with TestClient(one) as first, TestClient(other) as second:
         codes = [client.post("/webhooks/rest/webhook", json={
             "sender": f"shared-{i}", "message": "hei"}).status_code

@@ -62,15 +62,16 @@ def test_turns_hold_no_connection_across_the_nlu_and_actions(project_settings, r
     agent.store.db.dispose()
 
 
-def test_busy_conversation_gets_503_with_retry_after(project_settings, router, tmp_path):
+def test_busy_conversation_gets_503_with_retry_after(project_settings, router, postgres_url):
     """A turn that cannot take its conversation in time is refused clearly, not frozen."""
     from fastapi.testclient import TestClient
 
     from bot.server.app import create_app
+    from tests.conftest import _empty_database
 
+    _empty_database(postgres_url).dispose()
     settings = project_settings.model_copy(update={
-        "database_url": f"sqlite:///{tmp_path}/busy.sqlite3", "turn_wait_s": 0.3,
-        "outbox_interval_s": 0})
+        "database_url": postgres_url, "turn_wait_s": 0.3, "outbox_interval_s": 0})
     agent = Agent.load(settings, router=router)
     # Another process holds the conversation's turn.
     assert agent.store.lease("busy-1", "f" * 32, 60)

@@ -7,7 +7,10 @@ version}` answered by `{events, responses}`.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import logging
+import threading
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -41,6 +44,16 @@ def _call(name: str, sender_id: str, tracker_state: dict[str, Any],
             "version": f"bpbot-{__version__}"}
 
 
+def _settle(task: asyncio.Task[Any], done: concurrent.futures.Future[Any]) -> None:
+    """Pass a task's outcome (on the actions' loop) to a future the server's loop awaits."""
+    if task.cancelled():
+        done.cancel()
+    elif task.exception() is not None:
+        done.set_exception(task.exception())
+    else:
+        done.set_result(task.result())
+
+
 class InProcessActionRunner(CustomActionRunner):
     """rasa-sdk's own `ActionExecutor`, in this process (no network hop)."""
 
@@ -58,6 +71,7 @@ class InProcessActionRunner(CustomActionRunner):
                 f"Cannot import the custom actions package '{package}'. Run from the project "
                 "folder (where actions/ is), or set BPBOT_ACTIONS_PACKAGE.")
         self._executor = ActionExecutor()
+        self._loop: asyncio.AbstractEventLoop | None = None  # started by the first action
         self._executor.register_package(package)
         if not self._executor.actions:
             raise ActionServerError(
@@ -69,18 +83,38 @@ class InProcessActionRunner(CustomActionRunner):
         """Registered action names."""
         return set(self._executor.actions)
 
+    async def aclose(self) -> None:
+        """Stop the actions' event loop (a later action starts it again)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._loop = None
+
     async def run(self, name: str, sender_id: str, tracker_state: dict[str, Any],
                   domain: dict[str, Any], domain_digest: str) -> ActionResult:
-        """Run through rasa-sdk's executor, in a thread with an event loop of its own.
+        """Run through rasa-sdk's executor, on an event loop in a thread of its own.
 
         Actions are written as coroutines, but ours save enquiries with blocking database
-        calls; in a thread they never hold up the server's event loop.
+        calls; on their own loop they never hold up the server's event loop. The context
+        (the runtime of the turn) goes along.
         """
         if name not in self._executor.actions:
             raise ActionNotFoundError(name, sorted(self.names()))
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            threading.Thread(target=self._loop.run_forever, name="actions",
+                             daemon=True).start()
+        context = contextvars.copy_context()
+        call = self._executor.run(_call(name, sender_id, tracker_state, domain, domain_digest))
+        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        loop = self._loop
+
+        def start() -> None:
+            loop.create_task(call, context=context).add_done_callback(
+                lambda task: _settle(task, done))
+
         try:
-            result = await asyncio.to_thread(asyncio.run, self._executor.run(
-                _call(name, sender_id, tracker_state, domain, domain_digest)))
+            loop.call_soon_threadsafe(start)
+            result = await asyncio.wrap_future(done)
         except Exception as exc:  # an action's own bug must not end the conversation
             logger.exception("Custom action '%s' failed", name)
             raise ActionServerError(f"Custom action '{name}' failed: "

@@ -79,13 +79,16 @@ class SecurityHeaders:
 class RateLimiter:
     """Requests per minute per address and per conversation, shared by every process.
 
-    The counts live in the database (bot/store/limits.py), so the limit holds across
-    server processes and hosts; the database work runs in the agent's database threads.
+    On PostgreSQL the counts live in the database (bot/store/limits.py), so the limit holds
+    across server processes and hosts; the database work runs in the agent's database
+    threads. SQLite serves one process (`bpbot serve` refuses several workers on it), so
+    there the same counts are kept in memory, sparing a write per message.
     """
 
     def __init__(self, per_address: int, per_conversation: int) -> None:
         self.per_address = per_address
         self.per_conversation = per_conversation
+        self._local: dict[tuple[str, int], int] = {}
 
     async def check(self, agent: Any, address: str, conversation: str | None = None,
                     kind: str = "chat") -> None:
@@ -97,7 +100,10 @@ class RateLimiter:
         limits = [(f"{kind}:address:{address}", self.per_address)]
         if conversation is not None:
             limits.append((f"{kind}:conversation:{conversation}", self.per_conversation))
-        wait = await agent.in_db(limits_store.hit, agent.store.db, limits)
+        if agent.store.db.dialect == "sqlite":
+            wait = limits_store.hit_in(self._local, limits)
+        else:
+            wait = await agent.in_db(limits_store.hit, agent.store.db, limits)
         if wait is not None:
             raise HTTPException(429, "Too many messages; wait a moment and try again.",
                                 headers={"Retry-After": str(wait)})

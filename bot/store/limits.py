@@ -11,7 +11,7 @@ import random
 import time
 from typing import Any
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.db import Database
@@ -23,12 +23,18 @@ _TABLE: Table = RateLimit.__table__  # type: ignore[assignment]
 _CLEANUP_SHARE = 0.01
 
 
-def _count(db: Database, key: str, window: int) -> Any:
-    insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
-    statement = insert(_TABLE).values(key=key, window=window, hits=1)
+def _upsert(insert: Any) -> Any:
+    statement = insert(_TABLE).values(key=bindparam("key"), window=bindparam("window"),
+                                      hits=1)
     return statement.on_conflict_do_update(
         index_elements=["key", "window"], set_={"hits": _TABLE.c.hits + 1},
     ).returning(_TABLE.c.hits)
+
+
+# Built once (a statement object keeps its compiled form cached): this runs per message.
+_COUNT = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+_PREVIOUS = select(_TABLE.c.hits).where(_TABLE.c.key == bindparam("key"),
+                                        _TABLE.c.window == bindparam("window"))
 
 
 def hit(db: Database, limits: list[tuple[str, int]], now: float | None = None) -> int | None:
@@ -38,17 +44,43 @@ def hit(db: Database, limits: list[tuple[str, int]], now: float | None = None) -
     """
     now = time.time() if now is None else now
     window = int(now // WINDOW_S)
-    still_counted = 1 - (now % WINDOW_S) / WINDOW_S  # of the previous window
     wait: int | None = None
     with db.engine.begin() as connection:
         for key, per_minute in limits:
-            current = int(connection.execute(_count(db, key, window)).scalar_one())
-            previous = connection.execute(select(_TABLE.c.hits).where(
-                _TABLE.c.key == key, _TABLE.c.window == window - 1)).scalar() or 0
-            if previous * still_counted + current > per_minute:
-                wait = max(wait or 0, int(WINDOW_S - now % WINDOW_S) + 1)
+            current = int(connection.execute(_COUNT[db.dialect], {
+                "key": key, "window": window}).scalar_one())
+            previous = connection.execute(_PREVIOUS, {
+                "key": key, "window": window - 1}).scalar() or 0
+            wait = _over(wait, current, previous, per_minute, now)
         if random.random() < _CLEANUP_SHARE:
             connection.execute(delete(_TABLE).where(_TABLE.c.window < window - 1))
+    return wait
+
+
+def hit_in(counts: dict[tuple[str, int], int], limits: list[tuple[str, int]],
+           now: float | None = None) -> int | None:
+    """`hit` on counts in memory (one process: SQLite), with the same windows."""
+    now = time.time() if now is None else now
+    window = int(now // WINDOW_S)
+    wait: int | None = None
+    for key, per_minute in limits:
+        counts[(key, window)] = current = counts.get((key, window), 0) + 1
+        wait = _over(wait, current, counts.get((key, window - 1), 0), per_minute, now)
+    if len(counts) > 50_000 or random.random() < _CLEANUP_SHARE:
+        for old in [k for k in counts if k[1] < window - 1]:
+            del counts[old]
+    return wait
+
+
+def _over(wait: int | None, current: int, previous: int, per_minute: int, now: float
+          ) -> int | None:
+    """The seconds to wait (at least `wait`) when the key is over its limit; else `wait`.
+
+    Over: this window's count and the part of the last window still within 60 s.
+    """
+    still_counted = 1 - (now % WINDOW_S) / WINDOW_S  # of the previous window
+    if previous * still_counted + current > per_minute:
+        return max(wait or 0, int(WINDOW_S - now % WINDOW_S) + 1)
     return wait
 
 

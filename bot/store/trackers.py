@@ -104,11 +104,18 @@ class SQLTrackerStore:
         dead process runs out by itself. Returns whether the lease was taken.
         """
         now = time.time()
+        values = {"sid": sender_id, "token": token, "now": now, "until": now + seconds}
         with self.db.engine.begin() as connection:
-            connection.execute(self._insert_missing(sender_id))
-            taken = connection.execute(_TAKE_LEASE, {
-                "sid": sender_id, "token": token, "now": now, "until": now + seconds})
-        return taken.rowcount == 1
+            taken = connection.execute(_TAKE_LEASE, values).rowcount
+            if not taken:  # a new conversation (or another holder): make sure the row exists
+                connection.execute(self._insert_missing(sender_id))
+                taken = connection.execute(_TAKE_LEASE, values).rowcount
+        return taken == 1
+
+    def begin_turn(self, sender_id: str, token: str, seconds: float
+                   ) -> list[dict[str, Any]] | None:
+        """The conversation's events once its lease is taken; None while another holds it."""
+        return self.load(sender_id) if self.lease(sender_id, token, seconds) else None
 
     def token_salt(self, sender_id: str) -> str | None:
         """The conversation's random salt for its browser token (None: no conversation)."""
@@ -166,5 +173,6 @@ class SQLTrackerStore:
         if not changed:
             connection.execute(_INSERT_CONVERSATION, {
                 "sender_id": sender_id, "created_at": now, "updated_at": now,
-                "event_count": count, "language": language or None})
+                "event_count": count, "language": language or None,
+                "token_salt": secrets.token_hex(16)})
         connection.execute(_INSERT_EVENTS, rows)
