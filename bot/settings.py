@@ -63,8 +63,10 @@ class Settings(BaseSettings):
     # conversations two threads gave as many messages/s as one (bench/load.py: ~132-136/s).
     nlu_threads: int = Field(2, ge=1, le=32, title="Threads that parse messages")
     nlu_queue_max: int = Field(256, ge=1, title="Messages waiting for the NLU; beyond: 503")
-    nlu_queue_per_client: int = Field(8, ge=1, title="Messages of one client (address) waiting "
-                                      "for the NLU; beyond: 503")
+    # Generous: many customers can share one address (an office, a proxy not listed in
+    # BPBOT_TRUSTED_PROXIES); the turns between addresses keep the others' waits short.
+    nlu_queue_per_client: int = Field(64, ge=1, title="Messages of one client (address) "
+                                      "waiting for the NLU; beyond: 503")
     max_message_chars: int = Field(
         2000, ge=100, le=10000, title="Longest chat message; a longer one is refused before "
         "the NLU with a message that says the limit (the widget keeps the text)")

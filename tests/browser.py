@@ -29,6 +29,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_ready(url: str, process: Any = None, seconds: float = 120, path: str = "/readyz"
+               ) -> None:
+    """Wait until `url + path` answers 200; fail when `process` ends or time runs out."""
+    import httpx
+    import pytest
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url + path, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
+            if process is not None and process.poll() is None:
+                process.kill()
+            pytest.fail(f"{url} did not become ready")
+        time.sleep(0.2)
+
+
 @contextmanager
 def live_server(app: Any):
     """Serve `app` with uvicorn on a free loopback port; yield its base URL."""

@@ -5,12 +5,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
 
 from bot.dialogue.story_test import load_stories, run_story
+from tests.browser import wait_ready
 from tests.conftest import ROOT
 
 
@@ -30,17 +29,7 @@ def action_server(tmp_path_factory):
                              str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the action server did not start: {proc.stdout.read().decode()}")
-        time.sleep(0.2)
+    wait_ready(url, proc, seconds=60, path="/health")
     yield url, db_url
     proc.terminate()
     proc.wait(timeout=20)

@@ -4,11 +4,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 
-from tests.browser import free_port
+from tests.browser import free_port, wait_ready
 from tests.conftest import ROOT
 
 
@@ -24,15 +23,7 @@ def test_bpbot_serve_logs_json_lines_with_identity_codes_masked(trained_model_di
     server = subprocess.Popen([bpbot, "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "did not start"
-            time.sleep(0.3)
+        wait_ready(f"http://127.0.0.1:{port}", server)
         httpx.get(f"http://127.0.0.1:{port}/staff/enquiries/131052-308T?hetu=131052-308T",
                   timeout=10)
     finally:

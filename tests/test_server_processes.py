@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.browser import free_port
+from tests.browser import free_port, wait_ready
 from tests.conftest import ROOT, _empty_database
 from tests.test_process_restart import HAPPY_PATH_FI, Inbox
 
@@ -36,17 +36,8 @@ def two_servers(postgres_url, trained_model_dir):
              "--factory", "--host", "127.0.0.1", "--port", str(port), "--log-level",
              "warning"], cwd=ROOT, env=env))
         urls.append(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 120
     for url, server in zip(urls, servers, strict=True):
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("a server process did not start")
-            time.sleep(0.3)
+        wait_ready(url, server)
     yield urls, inbox, db
     for server in servers:
         server.terminate()

@@ -12,13 +12,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.browser import free_port
+from tests.browser import free_port, wait_ready
 from tests.conftest import ROOT, _empty_database
 
 NGINX_CONF = """
@@ -53,19 +52,6 @@ def start_server(port, env):
     bpbot = os.path.join(os.path.dirname(sys.executable), "bpbot")
     return subprocess.Popen([bpbot, "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_ready(url, process=None, seconds=120):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
-            pytest.fail(f"{url} did not become ready")
-        time.sleep(0.3)
 
 
 @pytest.fixture()

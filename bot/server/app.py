@@ -51,11 +51,13 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # An agent given here, or already set on the app (tests), is used as it is.
-        app.state.agent = agent or getattr(app.state, "agent", None) or Agent.load(settings)
         install_log_masking()  # handlers configured after create_app (uvicorn's own)
-        logger.info("Ready: model %s, %s database, %d NLU thread(s)",
-                    app.state.agent.router.nlu.manifest.get("model_id"),
-                    app.state.agent.store.db.dialect, settings.nlu_threads)
+        app.state.agent = agent or getattr(app.state, "agent", None)
+        if app.state.agent is None:
+            app.state.agent = Agent.load(settings)
+            logger.info("Ready: model %s, %s database, %d NLU thread(s)",
+                        app.state.agent.router.nlu.manifest.get("model_id"),
+                        app.state.agent.store.db.dialect, settings.nlu_threads)
         task = None
         if settings.outbox_interval_s > 0:
             worker = OutboxWorker(app.state.agent.store.db, settings)
