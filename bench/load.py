@@ -132,13 +132,15 @@ def personal(text: str, step: int, tag: int) -> str:
 
 
 async def conversation(client: httpx.AsyncClient, n: int, stop_at: float,
-                       latencies: list[float], done: list[str]) -> None:
+                       latencies: list[float], done: list[str], level_tag: int = 0) -> None:
     languages = list(PATHS)
     round_ = 0
     while time.monotonic() < stop_at:
         lang = languages[(n + round_) % len(languages)]
-        sender = f"load-{n}-{round_}"
-        tag = n * 10_000 + round_
+        # A new conversation every round and level (an old one would reuse the contact
+        # details already given, and this script answers as if it were asked for them).
+        sender = f"load-{level_tag}-{n}-{round_}"
+        tag = level_tag * 10_000_000 + n * 10_000 + round_
         replies: list[dict[str, str]] = []
         for i, text in enumerate(PATHS[lang]):
             if time.monotonic() >= stop_at:
@@ -166,7 +168,7 @@ async def level(base: str, server_pid: int, concurrent: int, seconds: float
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
         started = time.monotonic()
         stop_at = started + seconds
-        await asyncio.gather(*(conversation(client, n, stop_at, latencies, done)
+        await asyncio.gather(*(conversation(client, n, stop_at, latencies, done, concurrent)
                                for n in range(concurrent)))
         wall = time.monotonic() - started
     server_cpu, own_cpu = cpu_s(server_pid) - server_cpu, time.process_time() - own_cpu
