@@ -122,4 +122,6 @@ def test_forty_conversations_at_once_on_one_process_all_end_with_a_reference(two
     results = asyncio.run(main())
     assert all(results), f"{results.count(False)} of 40 ended without a reference"
     health.sort()
-    assert health and health[int(len(health) * 0.95) - 1] < 1.0, health[-5:]
+    p95 = health[int(len(health) * 0.95) - 1] if health else None
+    print(f"40 conversations: /healthz p95 {p95:.3f} s over {len(health)} probes")
+    assert p95 is not None and p95 < 1.0, health[-5:]
