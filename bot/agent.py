@@ -35,6 +35,7 @@ from bot.dialogue.tracker import DialogueTracker, slot_event
 from bot.errors import ServerBusyError, StoreUnavailableError
 from bot.fair import FairExecutor
 from bot.nlu.model import RANKING_SIZE
+from bot.registry import live_model_path
 from bot.routing import RouteDecision
 from bot.service import Router
 from bot.settings import Settings
@@ -136,8 +137,10 @@ class Agent:
         """Build the agent from the project files named in `settings`."""
         domain = load_domain(settings.domain_path)
         rules = load_rules([settings.rules_path])
-        router = router or Router.load(model or settings.models_path, settings.routing_path)
         db = db or Database.from_settings(settings)
+        if router is None:  # the model given, or the live one (recorded in the database)
+            path = model or live_model_path(db, settings.models_path)
+            router = Router.load(path, settings.routing_path)
         runtime.configure(settings, db, router.table)
         runner: CustomActionRunner
         if settings.action_endpoint:
@@ -411,6 +414,17 @@ class Agent:
                                      max_waiting_per_key=self.settings.nlu_queue_per_client,
                                      name="nlu")
         return await self._nlu.run(client, function, *args)
+
+    @property
+    def model_id(self) -> str:
+        """The id of the model this agent answers with."""
+        return str(self.router.nlu.manifest.get("model_id") or "")
+
+    def swap_router(self, router: Router) -> str:
+        """Answer with `router` (a newly promoted model) from the next turn; the old id."""
+        previous = self.model_id
+        self.router = router
+        return previous
 
     def store_failing(self) -> bool:
         """Whether the database refused work within the last `store_failure_window_s`."""

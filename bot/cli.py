@@ -58,6 +58,114 @@ def train_cli(config: ConfigOpt = Path(DEFAULT_CONFIG_PATH), data: DataOpt = Non
     for lang, m in manifest["metrics"]["cross_validation"].items():
         typer.echo(f"  {lang:>3}: cross-validated accuracy {m['accuracy']:.3f} "
                    f"(macro F1 {m['macro_f1']:.3f}, n={m['support']})")
+    typer.echo(f"Candidate {path.name}: `bpbot models promote {path.name}` compares it with "
+               "the live model and makes it live when it is not worse.")
+
+
+models_app = typer.Typer(help="Trained models: list them, promote a candidate through the "
+                         "regression gate, roll back.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _registry_db() -> Any:
+    from bot.settings import get_settings
+    from bot.store.db import Database
+
+    return Database(get_settings().database_url)
+
+
+@models_app.command("list")
+def models_list_cli() -> None:
+    """Every trained model, newest first; the live one marked."""
+    from bot.registry import live_model_id, models
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    live = live_model_id(_registry_db())
+    found = models(settings.models_path)
+    if not found:
+        typer.echo(f"No models in {settings.models_path}/; `bpbot train` makes one.")
+        return
+    for info in found:
+        mark = "live" if info.model_id == live else (
+            "live (newest)" if live is None and info is found[0] else "")
+        accuracy = " ".join(f"{lang} {a:.3f}" for lang, a in sorted(info.accuracy.items()))
+        typer.echo(f"{info.model_id:<28} {mark:<14} {info.trained_at:<26} {accuracy}")
+
+
+@models_app.command("promote")
+def models_promote_cli(
+        model_id: Annotated[str | None, typer.Argument(
+            help="The candidate; default: the newest model.")] = None,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Make it live even when the gate refuses (needs --reason).")] = False,
+        reason: Annotated[str | None, typer.Option(
+            "--reason", help="Why (recorded with the promotion).")] = None,
+        config: ConfigOpt = Path(DEFAULT_CONFIG_PATH)) -> None:
+    """Compare a candidate with the live model (held-out enquiries, stories); make it live."""
+    from bot.config import load_config
+    from bot.gate import compare, evaluate
+    from bot.registry import live_model_id, models, record_promotion
+    from bot.settings import get_settings
+
+    if force and not (reason or "").strip():
+        typer.secho("Error: --force needs --reason TEXT (it is recorded with the promotion).",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    db = _registry_db()
+    found = {info.model_id: info for info in models(settings.models_path)}
+    if not found:
+        typer.secho(f"Error: no models in {settings.models_path}/; run `bpbot train` first.",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    chosen = model_id or next(iter(found))
+    if chosen not in found:
+        typer.secho(f"Error: no model '{chosen}' in {settings.models_path}/. Models: "
+                    f"{', '.join(found)}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    live = live_model_id(db)
+    if live == chosen:
+        typer.echo(f"{chosen} is already live.")
+        return
+    try:
+        gate = load_config(config).gate
+        typer.echo(f"Evaluating candidate {chosen} ...")
+        candidate = evaluate(found[chosen].path, settings, gate)
+        current = None
+        if live is not None and live in found:
+            typer.echo(f"Evaluating live model {live} ...")
+            current = evaluate(found[live].path, settings, gate)
+    except BotError as exc:
+        _fail(exc)
+    result = compare(candidate, current, gate)
+    typer.echo(result.table)
+    for why in result.reasons:
+        typer.secho(f"  refused: {why}", fg=typer.colors.RED)
+    if not result.passed and not force:
+        typer.echo(f"{chosen} stays a candidate. Improve it, or `--force --reason TEXT`.")
+        raise typer.Exit(1)
+    record_promotion(db, chosen, forced=not result.passed, reason=reason,
+                     report=result.as_dict())
+    typer.echo(f"{chosen} is live{' (forced)' if not result.passed else ''}; every server "
+               "process switches to it within seconds.")
+
+
+@models_app.command("rollback")
+def models_rollback_cli(reason: Annotated[str | None, typer.Option(
+        "--reason", help="Why (recorded).")] = None) -> None:
+    """Make the model that was live before the current one live again."""
+    from bot.registry import promotions, record_promotion
+
+    db = _registry_db()
+    history = promotions(db)
+    if not history or not history[0].previous_model_id:
+        typer.secho("Error: there is no earlier live model to go back to.",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    back = history[0].previous_model_id
+    record_promotion(db, back, reason=f"rollback: {reason or 'no reason given'}")
+    typer.echo(f"{back} is live again (instead of {history[0].model_id}).")
 
 
 @app.command("test")
@@ -88,20 +196,45 @@ def test_cli(model: ModelOpt = None, data: DataOpt = None, config: ConfigOpt = P
                 raise typer.Exit(1)
             return
         if routing_file is not None:
-            _routing_report(model, routing, routing_file, out)
+            _routing_report(model, routing, [routing_file], out)
             if data is None:
                 return
+        if data is None and not cross_validation:
+            # Without --data: the held-out enquiries (what the gate compares), never the
+            # training data, which a model always scores well on.
+            from bot.gate import labelled_files
+
+            files = labelled_files(load_config(config).gate.heldout)
+            if not files:
+                raise typer.BadParameter("no held-out enquiries found (config.yml gate.heldout); "
+                                         "give --data or --enquiries")
+            typer.echo("Held-out enquiries: " + ", ".join(str(f) for f in files))
+            _routing_report(model, routing, files, out)
+            return
         training_data = load_training_data(_data(data))
         if cross_validation:
             summary = cross_validate(load_config(config), training_data, out, folds=folds)
         else:
-            nlu = load_model(model or DEFAULT_MODELS_PATH, with_entities=False)
+            nlu = load_model(model or _live_model(), with_entities=False)
             summary = test_model(nlu, training_data, out)
     except BotError as exc:
         _fail(exc)
     for lang, m in summary.items():
         typer.echo(f"  {lang:>3}: accuracy {m['accuracy']:.3f} (n={m['support']})")
     typer.echo(f"Reports written to {out}/")
+
+
+def _live_model() -> Path:
+    """The live model (recorded in the database), or the newest before any promotion."""
+    from bot.nlu.model import newest_model
+    from bot.registry import live_model_path
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    url = settings.database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return newest_model(settings.models_path)  # no database yet: nothing promoted
+    return live_model_path(_registry_db(), settings.models_path)
 
 
 def _story_report(model: Path | None, stories: Path, out: Path) -> bool:
@@ -128,12 +261,13 @@ def _story_report(model: Path | None, stories: Path, out: Path) -> bool:
     return passed == len(results)
 
 
-def _routing_report(model: Path | None, routing: Path, labelled: Path, out: Path) -> None:
+def _routing_report(model: Path | None, routing: Path, labelled: list[Path], out: Path) -> None:
     from bot.routing_report import evaluate_routing, load_labelled_enquiries, write_routing_report
     from bot.service import Router
 
-    router = Router.load(model or Path(DEFAULT_MODELS_PATH), routing)
-    rows = load_labelled_enquiries(labelled, set(router.table.units))
+    router = Router.load(model or _live_model(), routing)
+    rows = [row for file in labelled
+            for row in load_labelled_enquiries(file, set(router.table.units))]
     report = evaluate_routing(router, rows)
     target = write_routing_report(report, out)
     for lang, m in sorted(report["languages"].items()):
@@ -170,7 +304,7 @@ def route_cli(model: ModelOpt = None, routing: RoutingOpt = Path(DEFAULT_ROUTING
     from bot.service import Router
 
     try:
-        router = Router.load(model or Path(DEFAULT_MODELS_PATH), routing)
+        router = Router.load(model or _live_model(), routing)
     except BotError as exc:
         _fail(exc)
     interactive = not jsonl and sys.stdin.isatty()
@@ -198,7 +332,7 @@ def parse_cli(text: str, model: ModelOpt = None) -> None:
     from bot.nlu.model import load_model
 
     try:
-        nlu = load_model(model or DEFAULT_MODELS_PATH)
+        nlu = load_model(model or _live_model())
     except BotError as exc:
         _fail(exc)
     typer.echo(json.dumps(nlu.parse(text), indent=2, ensure_ascii=False, default=str))
@@ -280,8 +414,10 @@ def serve_cli(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     uvicorn.run("bot.server.app:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, log_config=logging_config(settings.log_level,
                                                            settings.log_format),
-                proxy_headers=False,
-                ws_max_size=settings.max_request_bytes)
+                proxy_headers=False, ws_max_size=settings.max_request_bytes,
+                # Loading the model takes seconds: uvicorn's 5 s health check of each worker
+                # would give up on it and restart it again and again.
+                timeout_worker_healthcheck=120)
 
 
 staff_app = typer.Typer(help="Staff accounts of the inbox.", no_args_is_help=True)

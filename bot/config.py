@@ -73,6 +73,21 @@ COMPONENTS: dict[str, type[_Strict]] = {
 }
 
 
+class GateConfig(_Strict):
+    """When `bpbot models promote` refuses a candidate (points are percentage points)."""
+
+    max_right_drop: float = Field(1.0, ge=0, title="Largest loss of right-unit rate in any "
+                                  "language, in points")
+    max_wrong_gain: float = Field(0.5, ge=0, title="Largest gain of wrong-unit rate in any "
+                                  "language, in points")
+    stories_must_pass: bool = Field(True, title="Refuse a candidate when any story fails")
+    heldout: list[str] = Field(
+        default_factory=lambda: ["tests/data/heldout", "data/heldout"],
+        title="Folders or files of labelled enquiries (JSON Lines with 'unit' or 'units')")
+    stories: list[str] = Field(default_factory=lambda: ["tests/stories"],
+                               title="Test stories the candidate must pass")
+
+
 class PipelineConfig(_Strict):
     """The validated contents of config.yml."""
 
@@ -81,6 +96,7 @@ class PipelineConfig(_Strict):
     assistant_id: str = Field("business-porvoo", title="Assistant identifier")
     pipeline: list[dict[str, Any]] = Field(title="NLU components in order")
     policies: list[dict[str, Any]] = Field(default_factory=list, title="Dialogue policies")
+    gate: GateConfig = Field(default_factory=GateConfig, title="The regression gate")
 
     def component(self, name: str) -> Any:
         """The validated settings of one component (defaults where it is not listed)."""

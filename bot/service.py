@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from bot.errors import InvalidModelError
+from bot.nlu.embedders import Embedder
 from bot.nlu.model import NLUModel, load_model
 from bot.routing import RouteDecision, RoutingTable, load_routing
 
@@ -83,8 +85,18 @@ class Router:
     table: RoutingTable
 
     @classmethod
-    def load(cls, model: str | Path, routing: str | Path) -> Router:
-        """Load a model folder (or the newest in a folder) and the routing table."""
+    def load(cls, model: str | Path, routing: str | Path, *,
+             embedder: Embedder | None = None) -> Router:
+        """Load a model folder (or the newest in a folder) and the routing table.
+
+        `embedder`: one already loaded, to share when the model was trained with it (a
+        model swap then skips loading the embedding model again).
+        """
+        if embedder is not None:
+            try:
+                return cls(load_model(model, embedder=embedder), load_routing(routing))
+            except InvalidModelError:  # trained with another embedder: load its own
+                pass
         return cls(load_model(model), load_routing(routing))
 
     def decide(self, parsed: dict[str, Any], slots: dict[str, Any] | None = None

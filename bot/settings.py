@@ -89,6 +89,9 @@ class Settings(BaseSettings):
         "INFO", title="Level of the project's and uvicorn's logs")
     log_format: Literal["plain", "json"] = Field(
         "plain", title="Log lines as text, or as one JSON object per line")
+    model_poll_s: float = Field(
+        2.0, ge=0, title="How often a server process looks for a newly promoted model (and "
+        "then switches to it without a restart); 0: never")
     api_docs: bool | None = Field(
         None, title="Serve /docs and /openapi.json; default: everywhere but production")
     admin_token: str | None = Field(

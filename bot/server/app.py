@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -22,9 +23,12 @@ from bot import __version__
 from bot.agent import Agent
 from bot.errors import ServerBusyError, StoreUnavailableError
 from bot.notify.outbox import OutboxWorker
+from bot.registry import live_model_id
+from bot.server import metrics
 from bot.server.conversation_token import TOKEN_HEADER
 from bot.server.routes import channels, staff, system
 from bot.server.security import RateLimiter, SecurityHeaders
+from bot.service import Router
 from bot.settings import Settings, get_settings
 from bot.store.db import Database, check_writable, unavailable_message
 from bot.store.privacy import install_log_masking
@@ -43,6 +47,30 @@ async def _deliver_forever(worker: OutboxWorker, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
 
 
+async def _follow_live_model(app: FastAPI, interval_s: float) -> None:
+    """Switch to the live model when a promotion (by any process or host) changes it.
+
+    The new model loads in a thread while turns go on with the old one; the switch is one
+    assignment between two turns.
+    """
+    while True:
+        await asyncio.sleep(interval_s)
+        agent: Agent = app.state.agent
+        try:
+            live = await agent.in_db(live_model_id, agent.store.db)
+            if live is None or live == agent.model_id:
+                continue
+            path = Path(agent.settings.models_path) / live
+            router = await asyncio.to_thread(partial(
+                Router.load, path, agent.settings.routing_path,
+                embedder=agent.router.nlu.embedder))
+            previous = agent.swap_router(router)
+            metrics.set_model(agent.model_id, previous)
+            logger.info("Switched to the live model %s (was %s)", live, previous)
+        except Exception:  # noqa: BLE001 - keep the current model and try again later
+            logger.exception("Could not switch to the live model")
+
+
 def create_app(settings: Settings | None = None, *, agent: Agent | None = None) -> FastAPI:
     """Build the application; the agent is loaded at start-up unless one is given."""
     settings = settings or get_settings()
@@ -58,12 +86,16 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
             logger.info("Ready: model %s, %s database, %d NLU thread(s)",
                         app.state.agent.router.nlu.manifest.get("model_id"),
                         app.state.agent.store.db.dialect, settings.nlu_threads)
-        task = None
+        metrics.set_model(app.state.agent.model_id)
+        tasks = []
         if settings.outbox_interval_s > 0:
             worker = OutboxWorker(app.state.agent.store.db, settings)
-            task = asyncio.create_task(_deliver_forever(worker, settings.outbox_interval_s))
+            tasks.append(asyncio.create_task(
+                _deliver_forever(worker, settings.outbox_interval_s)))
+        if settings.model_poll_s > 0:
+            tasks.append(asyncio.create_task(_follow_live_model(app, settings.model_poll_s)))
         yield
-        if task is not None:
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

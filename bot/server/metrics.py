@@ -20,3 +20,15 @@ LATENCY = Histogram("bpbot_message_seconds", "Time to answer one message", ["cha
 OUTBOX = Gauge("bpbot_outbox_messages", "Notifications in the outbox, per status (failed: "
                "gave up; `bpbot outbox retry` queues them again)", ["status"], registry=REGISTRY)
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+MODEL = Gauge("bpbot_model_info", "The model this process answers with (1)", ["model_id"],
+              registry=REGISTRY)
+
+
+def set_model(model_id: str, previous: str | None = None) -> None:
+    """Show the process's model id in /metrics."""
+    if previous is not None and previous != model_id:
+        try:
+            MODEL.remove(previous)
+        except KeyError:
+            pass
+    MODEL.labels(model_id).set(1)

@@ -146,3 +146,17 @@ class RateLimit(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window: Mapped[int] = mapped_column(Integer, primary_key=True)
     hits: Mapped[int] = mapped_column(Integer)
+
+
+class ModelPromotion(Base):
+    """A model made live (the newest row is the live model for every process and host)."""
+
+    __tablename__ = "model_promotion"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[str] = mapped_column(String(128))
+    previous_model_id: Mapped[str | None] = mapped_column(String(128))
+    promoted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
