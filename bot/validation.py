@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +22,7 @@ from bot.dialogue.domain import LANGUAGE_SLOT, Domain, load_domain
 from bot.dialogue.processor import BUILT_IN_ACTIONS
 from bot.dialogue.rules import Rule, load_rules
 from bot.errors import ConfigFileError
-from bot.nlu.training_data import TrainingData, load_training_data
+from bot.nlu.training_data import Example, TrainingData, load_training_data
 from bot.routing import RoutingTable, load_routing
 from bot.yaml_io import read_yaml, yaml_files
 
@@ -49,17 +52,29 @@ class ValidationReport:
         return not self.errors
 
 
-def check_data(data: TrainingData, table: RoutingTable, report: ValidationReport) -> None:
-    """Examples per intent and language, duplicates, and routes for every intent."""
-    seen: dict[str, str] = {}
+def example_key(text: str) -> str:
+    """An example as compared for duplicates: case, punctuation and diacritics ignored."""
+    plain = unicodedata.normalize("NFKD", text.lower())
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w\s]|_", " ", plain).split())
+
+
+def check_data(data: TrainingData, table: RoutingTable, report: ValidationReport,
+               routes_file: Path | None = None) -> None:
+    """Examples per intent and language, (near-)duplicates, and routes for every intent."""
+    seen: dict[str, Example] = {}
     for ex in data.examples:
-        key = " ".join(ex.text.lower().split())
+        key = example_key(ex.text)
         other = seen.get(key)
-        if other is not None and other != ex.intent:
+        if other is not None and other.intent != ex.intent:
+            same = "appears" if other.text.strip() == ex.text.strip() else (
+                f"and {other.text!r} ({_at(other.source, _line_of(other))}) differ only in "
+                "case, punctuation or accents; the text appears")
             report.errors.append(
-                f"The example {ex.text!r} appears under two intents: '{other}' and "
-                f"'{ex.intent}'. Keep it under one.")
-        seen.setdefault(key, ex.intent)
+                f"{_at(ex.source, _line_of(ex))}: the example {ex.text!r} {same} under two "
+                f"intents: '{other.intent}' and '{ex.intent}'. Keep it under the one it "
+                "means, or reword one of them.")
+        seen.setdefault(key, ex)
         if ex.language is None:
             report.errors.append(
                 f"{ex.source}: the example {ex.text!r} of '{ex.intent}' has no language. Put "
@@ -84,8 +99,13 @@ def check_data(data: TrainingData, table: RoutingTable, report: ValidationReport
                 target.append(
                     f"Intent '{intent}' has {have} {lang} examples; at least {needed} are "
                     "needed.")
+    lines = _route_lines(routes_file) if routes_file else {}
     for intent in sorted(set(table.routes) - set(counts)):
-        report.warnings.append(f"routing/routes.yml routes '{intent}', which has no examples.")
+        report.errors.append(
+            f"{_at(routes_file or ROUTES_FILE, lines.get(intent))}: routes.yml routes intent "
+            f"'{intent}', which has no training examples.{_did_you_mean(intent, counts)} "
+            f"Fix the name, or add examples under '- intent: {intent}' in "
+            "data/nlu/fi, sv and en.")
 
 
 def check_domain(path: Path, data: TrainingData, report: ValidationReport) -> None:
@@ -128,6 +148,24 @@ def yaml_lines(path: str | Path) -> dict[YamlPath, int]:
                 lines[(*here, i)] = item.start_mark.line + 1
                 todo.append((item, (*here, i)))
     return lines
+
+
+def _line_of(example: Example) -> int | None:
+    """The line of an example in its file (found by its text; None when not found)."""
+    try:
+        lines = _file_lines(example.source)
+    except OSError:
+        return None
+    needle = example.text.strip()
+    for number, line in enumerate(lines, start=1):
+        if line.strip().lstrip("-").strip() == needle:
+            return number
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _file_lines(path: str) -> tuple[str, ...]:
+    return tuple(Path(path).read_text(encoding="utf-8").splitlines())
 
 
 def _at(path: str | Path, line: int | None) -> str:
@@ -362,7 +400,7 @@ def validate_project(data_paths: list[str | Path], routing_dir: str | Path,
     except ConfigFileError as exc:
         report.errors.append(exc.message if not exc.path else str(exc))
         return report
-    check_data(data, table, report)
+    check_data(data, table, report, Path(routing_dir) / ROUTES_FILE)
     domain = Path(domain_path)
     try:
         check_domain(domain, data, report)

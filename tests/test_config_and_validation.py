@@ -66,3 +66,31 @@ def test_validation_too_few_swedish_examples(project_copy):
     path.write_text(text[:start] + "".join(block[:12]) + text[end:])
     errors = _validate(project_copy).errors
     assert any("'procurement' has 10 sv examples" in e for e in errors)
+
+
+def test_validation_near_duplicate_across_intents_names_file_and_line(project_copy):
+    """Before: a duplicate was caught only when identical."""
+    path = project_copy / "data/nlu/fi/enquiries.yml"
+    text = path.read_text()
+    start = text.index("- intent: building_permit")
+    line = text[:start].count("\n") + 3  # the intent line, 'examples: |', then this one
+    path.write_text(text[:start] + text[start:].replace(
+        "examples: |\n", "examples: |\n    - miten haetaan TERASSILUPAA kesaksi\n", 1))
+    errors = [e for e in _validate(project_copy).errors if "two intents" in e]
+    assert len(errors) == 1, errors
+    assert f"enquiries.yml, line {line}" in errors[0]
+    assert "differ only in case, punctuation or accents" in errors[0]
+    assert "'building_permit' and 'terrace_permit'" in errors[0]
+
+
+def test_validation_route_for_an_intent_without_data_is_an_error_with_line(project_copy):
+    """Before: a warning, and `bpbot validate` exited 0."""
+    path = project_copy / "routing/routes.yml"
+    lines = path.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if "intent: terrace_permit" in line)
+    lines.insert(at + 1, "  - {intent: terace_permit, unit: streets}")
+    path.write_text("\n".join(lines) + "\n")
+    errors = [e for e in _validate(project_copy).errors if "no training examples" in e]
+    assert len(errors) == 1, errors
+    assert f"routes.yml, line {at + 2}" in errors[0]
+    assert "Did you mean 'terrace_permit'?" in errors[0]
