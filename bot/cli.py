@@ -457,19 +457,54 @@ def staff_add_cli(
     typer.echo(f"Staff account '{member.username}' created for {scope}.")
 
 
-@staff_app.command("unlock")
-def staff_unlock_cli(username: str) -> None:
-    """Clear a staff account's lockout after too many wrong passwords."""
-    from bot.settings import get_settings
-    from bot.store.db import Database
-    from bot.store.staff import StaffError, unlock
+def _staff_change(change: Any, username: str, done: str, *args: Any) -> None:
+    from bot.store.staff import StaffError
 
     try:
-        unlock(Database(get_settings().database_url), username.strip().lower())
+        change(_registry_db(), username.strip().lower(), *args)
     except StaffError as exc:
         typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
-    typer.echo(f"Staff account '{username}' unlocked.")
+    typer.echo(f"Staff account '{username}' {done}.")
+
+
+@staff_app.command("unlock")
+def staff_unlock_cli(username: str) -> None:
+    """Clear a staff account's lockout after too many wrong passwords."""
+    from bot.store.staff import unlock
+
+    _staff_change(unlock, username, "unlocked")
+
+
+@staff_app.command("list")
+def staff_list_cli() -> None:
+    """Every staff account: units, language, disabled or locked."""
+    from bot.store.staff import list_staff
+
+    for member, disabled, locked in list_staff(_registry_db()):
+        scope = "every unit (admin)" if member.is_admin else ", ".join(member.units)
+        state = "disabled" if disabled else ("locked" if locked else "active")
+        typer.echo(f"{member.username:<24} {state:<9} {member.language}  {scope}")
+
+
+@staff_app.command("disable")
+def staff_disable_cli(username: str, enable: Annotated[bool, typer.Option(
+        "--enable", help="Enable the account again.")] = False) -> None:
+    """Disable an account (its sessions end at once), or enable it again."""
+    from bot.store.staff import set_disabled
+
+    _staff_change(set_disabled, username, "enabled" if enable else "disabled", not enable)
+
+
+@staff_app.command("reset-password")
+def staff_reset_password_cli(username: str, password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from standard input.")] = False) -> None:
+    """Set a new password; the account's sessions end and a lockout is cleared."""
+    from bot.store.staff import reset_password
+
+    password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
+                typer.prompt("New password", hide_input=True, confirmation_prompt=True))
+    _staff_change(reset_password, username, "has a new password", password)
 
 
 @corrections_app.command("export")

@@ -120,3 +120,34 @@ def test_failed_deliveries_are_shown_to_admins_and_in_metrics(app):
         page = client.get("/staff?lang=en").text
         assert "Undelivered notifications (1)" in page and reference in page
         assert "bpbot outbox retry" in page
+
+
+def test_staff_cli_list_disable_reset_password(app, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from bot.cli import app as cli
+    from bot.settings import get_settings
+
+    with TestClient(app) as client:
+        monkeypatch.setenv("BPBOT_DATABASE_URL", app.state.agent.store.db.url)
+        get_settings.cache_clear()
+        runner = CliRunner()
+        try:
+            assert attempt(client, PASSWORD).status_code == 303
+            listed = runner.invoke(cli, ["staff", "list"])
+            assert "streets.staff" in listed.output and "active" in listed.output
+            assert runner.invoke(cli, ["staff", "disable", "streets.staff"]).exit_code == 0
+            assert client.get("/staff", follow_redirects=False).status_code == 303  # ended
+            assert attempt(client, PASSWORD).status_code == 401
+            assert "disabled" in runner.invoke(cli, ["staff", "list"]).output
+            assert runner.invoke(cli, ["staff", "disable", "streets.staff", "--enable"]
+                                 ).exit_code == 0
+            reset = runner.invoke(cli, ["staff", "reset-password", "streets.staff",
+                                        "--password-stdin"], input="another long password\n")
+            assert reset.exit_code == 0, reset.output
+            assert attempt(client, PASSWORD).status_code == 401
+            assert attempt(client, "another long password").status_code == 303
+            unknown = runner.invoke(cli, ["staff", "disable", "nobody"])
+            assert unknown.exit_code == 2 and "No staff account 'nobody'" in unknown.output
+        finally:
+            get_settings.cache_clear()

@@ -115,7 +115,7 @@ def authenticate(db: Database, username: str, password: str, *, now: float | Non
     now = time.time() if now is None else now
     with db.session() as session:
         user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
-        if user is None:
+        if user is None or user.disabled:
             _HASHER.hash(password)  # spend the same time as a wrong password
             return None
         if user.locked_until is not None and user.locked_until > now:
@@ -138,10 +138,50 @@ def unlock(db: Database, username: str) -> None:
         StaffError: no such account.
     """
     with db.session() as session:
-        user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
-        if user is None:
-            raise StaffError(f"No staff account '{username}'; check the spelling (user names "
-                             "are lower case).")
+        user = _account(session, username)
+        user.failed_logins, user.locked_until = 0, None
+
+
+def _account(session: Session, username: str) -> StaffUser:
+    user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+    if user is None:
+        raise StaffError(f"No staff account '{username}'; `bpbot staff list` shows them.")
+    return user
+
+
+def list_staff(db: Database) -> list[tuple[StaffMember, bool, bool]]:
+    """Every account: the member, whether disabled, whether locked now."""
+    now = time.time()
+    with db.session() as session:
+        return [(_member(u), u.disabled, bool(u.locked_until and u.locked_until > now))
+                for u in session.scalars(select(StaffUser).order_by(StaffUser.username))]
+
+
+def set_disabled(db: Database, username: str, disabled: bool = True) -> None:
+    """Disable (or enable again) an account; disabling ends its sessions at once.
+
+    Raises:
+        StaffError: no such account.
+    """
+    with db.session() as session:
+        user = _account(session, username)
+        user.disabled = disabled
+        user.session_version += 1
+
+
+def reset_password(db: Database, username: str, password: str) -> None:
+    """Set a new password; every session of the account ends and a lockout is cleared.
+
+    Raises:
+        StaffError: no such account, or a short password.
+    """
+    if len(password) < MIN_PASSWORD:
+        raise StaffError(f"The password has {len(password)} characters; use at least "
+                         f"{MIN_PASSWORD}.")
+    with db.session() as session:
+        user = _account(session, username)
+        user.password_hash = _HASHER.hash(password)
+        user.session_version += 1
         user.failed_logins, user.locked_until = 0, None
 
 
@@ -158,7 +198,7 @@ def get_member(db: Database, member_id: int, session_version: int | None = None
     """The member with this id (None if removed, or when `session_version` has ended)."""
     with db.session() as session:
         user = session.get(StaffUser, member_id)
-        if user is None or (session_version is not None
+        if user is None or user.disabled or (session_version is not None
                             and user.session_version != session_version):
             return None
         return _member(user)
