@@ -432,6 +432,9 @@ def staff_add_cli(
         unit: Annotated[list[str] | None, typer.Option("--unit", help="A unit id; repeat.")] = None,
         admin: Annotated[bool, typer.Option("--admin", help="Sees every unit.")] = False,
         language: Annotated[str, typer.Option("--language", help="fi, sv or en.")] = "fi",
+        role: Annotated[str, typer.Option(
+            "--role", help="staff (their units' enquiries), maintainer (also the review "
+            "inbox) or coordinator (also the statistics).")] = "staff",
         password_stdin: Annotated[bool, typer.Option(
             "--password-stdin", help="Read the password from standard input.")] = False,
 ) -> None:
@@ -449,7 +452,8 @@ def staff_add_cli(
     try:
         units = set(load_routing(settings.routing_path).units)
         member = add_staff(Database(settings.database_url), username, password, unit or [],
-                           is_admin=admin, language=language, known_units=units)
+                           is_admin=admin, language=language, known_units=units,
+                           role=role)
     except (StaffError, BotError) as exc:
         typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
@@ -577,6 +581,26 @@ def _outbox_worker() -> Any:
 
     settings = get_settings()
     return OutboxWorker(Database(settings.database_url), settings)
+
+
+data_app = typer.Typer(help="Training data from the review inbox.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("pull")
+def data_pull_cli(out: Annotated[Path, typer.Option(
+        "--data", help="The NLU data folder (language folders inside).")] = Path("data/nlu")
+                  ) -> None:
+    """Write the review inbox's new labels into <data>/<language>/review.yml (each once)."""
+    from bot.store.review import pull
+
+    added = pull(_registry_db(), out)
+    if not added:
+        typer.echo("No new labels.")
+        return
+    for path, count in added.items():
+        typer.echo(f"{path}: {count} new example(s)")
+    typer.echo("Review the change (git diff), then `bpbot train` makes a candidate.")
 
 
 @app.command("purge")

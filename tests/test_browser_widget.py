@@ -237,3 +237,27 @@ def test_browser_staff_inbox_accessible_and_screenshot(browser, base_url, agent)
     assert text in page.inner_text("blockquote")
     assert axe_violations(page) == []
     context.close()
+
+
+@pytest.mark.parametrize("language", ["fi", "sv", "en"])
+def test_browser_review_inbox_accessible(browser, base_url, agent, language):
+    """The maintainers' review inbox: listed unsure messages, axe-clean in fi, sv and en."""
+    from bot.store.staff import StaffError, add_staff
+
+    try:
+        add_staff(agent.store.db, "review.maintainer", "a long staff password", [],
+                  role="maintainer")
+    except StaffError:
+        pass
+    import httpx
+
+    httpx.post(base_url + "/webhooks/rest/webhook", json={
+        "sender": f"review-{language}", "message": "blaa blaa mitä tämä nyt on qwerty"})
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    staff_sign_in(page, base_url, "review.maintainer")
+    page.goto(base_url + f"/staff/review?lang={language}")
+    page.wait_for_selector("table")
+    assert "qwerty" in page.inner_text("table")
+    assert axe_violations(page) == []
+    context.close()

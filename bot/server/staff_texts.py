@@ -4,6 +4,16 @@ from __future__ import annotations
 
 TEXTS: dict[str, dict[str, str]] = {
     "fi": {
+        "review": "Tarkistettavat viestit", "review_help": "Viestit, joita avustaja ei ymmärtänyt "
+        "varmasti (henkilötiedot peitetty). Valitse oikea aie: `bpbot data pull` vie valinnat "
+        "koulutusaineistoon.", "review_reason": "Syy", "review_guess": "Mallin arvaus",
+        "review_count": "Kertaa", "review_label": "Oikea aie", "save_label": "Tallenna",
+        "not_an_enquiry": "Ei yrityskysely", "skip": "Ohita",
+        "review_empty": "Ei tarkistettavaa.", "reason_fallback": "Ei ymmärretty",
+        "reason_clarify": "Tarkentava kysymys", "reason_low_confidence": "Epävarma ohjaus",
+        "reason_something_else": "Asiakas valitsi \"jokin muu\"",
+        "reason_reroute": "Henkilöstö siirsi", "nav_inbox": "Kyselyt",
+        "nav_review": "Tarkistettavat", "nav_statistics": "Tilannekuva",
         "title": "Yrityskyselyt", "login": "Kirjaudu sisään", "username": "Käyttäjätunnus",
         "password": "Salasana", "logout": "Kirjaudu ulos", "bad_login":
         "Käyttäjätunnus tai salasana on väärin.", "inbox": "Saapuneet kyselyt",
@@ -34,6 +44,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "ylläpitäjät oppivat siitä.", "error_same_unit": "Kysely on jo tällä yksiköllä.",
     },
     "sv": {
+        "review": "Meddelanden att granska", "review_help": "Meddelanden som assistenten inte "
+        "var säker på (personuppgifter dolda). Välj rätt avsikt: `bpbot data pull` för in valen "
+        "i träningsdata.", "review_reason": "Orsak", "review_guess": "Modellens gissning",
+        "review_count": "Gånger", "review_label": "Rätt avsikt", "save_label": "Spara",
+        "not_an_enquiry": "Inget företagsärende", "skip": "Hoppa över",
+        "review_empty": "Inget att granska.", "reason_fallback": "Inte förstått",
+        "reason_clarify": "Preciserande fråga", "reason_low_confidence": "Osäker hänvisning",
+        "reason_something_else": "Kunden valde \"något annat\"",
+        "reason_reroute": "Personalen flyttade", "nav_inbox": "Ärenden",
+        "nav_review": "Att granska", "nav_statistics": "Lägesbild",
         "title": "Företagsärenden", "login": "Logga in", "username": "Användarnamn",
         "password": "Lösenord", "logout": "Logga ut", "bad_login":
         "Användarnamnet eller lösenordet är fel.", "inbox": "Inkomna ärenden",
@@ -65,6 +85,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "den här enheten.",
     },
     "en": {
+        "review": "Messages to review", "review_help": "Messages the assistant was not sure "
+        "of (personal data masked). Choose the right intent: `bpbot data pull` takes the "
+        "labels into the training data.", "review_reason": "Reason",
+        "review_guess": "The model's guess", "review_count": "Times",
+        "review_label": "Right intent", "save_label": "Save",
+        "not_an_enquiry": "Not a business enquiry", "skip": "Skip",
+        "review_empty": "Nothing to review.", "reason_fallback": "Not understood",
+        "reason_clarify": "Clarifying question", "reason_low_confidence": "Unsure route",
+        "reason_something_else": "The customer chose \"something else\"",
+        "reason_reroute": "Re-routed by staff", "nav_inbox": "Enquiries",
+        "nav_review": "To review", "nav_statistics": "Situational picture",
         "title": "Business enquiries", "login": "Sign in", "username": "Username",
         "password": "Password", "logout": "Sign out", "bad_login":
         "The username or password is wrong.", "inbox": "Incoming enquiries",

@@ -145,6 +145,9 @@ class StaffUser(Base):
     locked_until: Mapped[float | None] = mapped_column(Float)
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # "staff" (their units' enquiries), "maintainer" (also the review inbox) or
+    # "coordinator" (also the statistics); an admin has every role.
+    role: Mapped[str] = mapped_column(String(16), default="staff", server_default="staff")
 
 
 class RateLimit(Base):
@@ -172,3 +175,18 @@ class ModelPromotion(Base):
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str | None] = mapped_column(Text)
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ReviewLabel(Base):
+    """A maintainer's label for a message the assistant was unsure of (masked text)."""
+
+    __tablename__ = "review_label"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(500), unique=True)  # the text, normalised
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    label: Mapped[str] = mapped_column(String(64))  # an intent, "out_of_scope" or "skip"
+    staff: Mapped[str | None] = mapped_column(String(64))
+    labelled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    pulled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

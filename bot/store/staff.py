@@ -21,6 +21,7 @@ from bot.store.db import Database
 from bot.store.models import Enquiry, OutboxMessage, RoutingCorrection, StaffUser
 
 STATUSES = ("new", "in_progress", "answered", "closed")
+ROLES = ("staff", "maintainer", "coordinator")
 _HASHER = PasswordHasher()
 _USERNAME = re.compile(r"^[a-z0-9._-]{2,64}$")
 MIN_PASSWORD = 12
@@ -58,6 +59,17 @@ class StaffMember:
     is_admin: bool
     language: str
     session_version: int = 0
+    role: str = "staff"
+
+    @property
+    def may_review(self) -> bool:
+        """Whether the review inbox of unsure messages is this member's (maintainers)."""
+        return self.is_admin or self.role == "maintainer"
+
+    @property
+    def may_see_statistics(self) -> bool:
+        """Whether the statistics across units are this member's (coordinators)."""
+        return self.is_admin or self.role == "coordinator"
 
     def may_see(self, unit: str) -> bool:
         """Whether enquiries of `unit` are this member's."""
@@ -66,12 +78,12 @@ class StaffMember:
 
 def _member(user: StaffUser) -> StaffMember:
     return StaffMember(user.id, user.username, tuple(user.units), user.is_admin, user.language,
-                       user.session_version or 0)
+                       user.session_version or 0, user.role or "staff")
 
 
 def add_staff(db: Database, username: str, password: str, units: list[str], *,
               is_admin: bool = False, language: str = "fi",
-              known_units: set[str] | None = None) -> StaffMember:
+              known_units: set[str] | None = None, role: str = "staff") -> StaffMember:
     """Create an account; the password is stored as an argon2 hash.
 
     Raises:
@@ -87,8 +99,11 @@ def add_staff(db: Database, username: str, password: str, units: list[str], *,
     if unknown:
         raise StaffError(f"Unknown units {unknown}. Known units: "
                          f"{', '.join(sorted(known_units or []))}.")
-    if not units and not is_admin:
-        raise StaffError("Give at least one --unit, or --admin for access to every unit.")
+    if role not in ROLES:
+        raise StaffError(f"Role '{role}' is not one of {', '.join(ROLES)}.")
+    if not units and not is_admin and role == "staff":
+        raise StaffError("Give at least one --unit, or --admin for access to every unit "
+                         "(a maintainer or coordinator may have none).")
     if language not in ("fi", "sv", "en"):
         raise StaffError(f"Language '{language}' is not one of fi, sv, en.")
     with db.session() as session:
@@ -96,6 +111,7 @@ def add_staff(db: Database, username: str, password: str, units: list[str], *,
             raise StaffError(f"Username '{username}' is taken.")
         user = StaffUser(username=username, password_hash=_HASHER.hash(password),
                          units=sorted(set(units)), is_admin=is_admin, language=language,
+                         role=role,
                          created_at=datetime.now(UTC))
         session.add(user)
         session.flush()

@@ -16,7 +16,7 @@ from bot.server.deps import AgentDep
 from bot.server.security import client_key
 from bot.server.staff_auth import check_csrf, new_csrf, read_session, write_session
 from bot.server.staff_texts import TEXTS
-from bot.store import limits
+from bot.store import limits, review
 from bot.store import staff as store
 from bot.store.enquiries import get_enquiry
 from bot.store.staff import STATUSES, EnquiryFilter, StaffError, StaffMember
@@ -249,3 +249,36 @@ def _after(page: Page, reference: str, action: Any) -> Response:
         message = page.t.get(exc.code or "", str(exc))
         return page.redirect(f"/staff/enquiries/{reference}?" + urlencode({"error": message}))
     return page.redirect(f"/staff/enquiries/{reference}?saved=1")
+
+
+@router.get("/review")
+def review_page(request: Request, agent: AgentDep) -> HTMLResponse:
+    """Messages the assistant was unsure of, for maintainers to label."""
+    page = Page(request, agent)
+    member = page.require()
+    if not member.may_review:
+        raise HTTPException(404, page.t["not_found"])
+    names = page.unit_names()
+    table = agent.router.table
+    intents = [(i, names.get(table.routes[i].unit) if i in table.routes else None)
+               for i in agent.router.nlu.manifest.get("intents") or []
+               if i not in ("nlu_fallback", review.NOT_AN_ENQUIRY)]
+    return page.render("staff/review.html", page.t["review"], intents=intents,
+                       items=review.review_items(agent.store.db),
+                       saved=request.query_params.get("saved") == "1")
+
+
+@router.post("/review/label")
+def review_label(request: Request, agent: AgentDep, text: FormField, language: FormField,
+                 label: FormField, csrf: FormField) -> Response:
+    """Label one message (or skip it); it leaves the list."""
+    page = Page(request, agent)
+    member = page.require()
+    if not member.may_review:
+        raise HTTPException(404, page.t["not_found"])
+    check_csrf(page.session, csrf, page.t["csrf"])
+    known = set(agent.router.nlu.manifest.get("intents") or []) | {review.SKIP}
+    if label not in known or language not in TEXTS:
+        raise HTTPException(422, f"Unknown intent '{label}' or language '{language}'.")
+    review.label(agent.store.db, text, language, label, member.username)
+    return page.redirect("/staff/review?saved=1")

@@ -1,0 +1,83 @@
+"""The review inbox: unsure messages, a label, `bpbot data pull`, the next candidate."""
+
+import re
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from bot.agent import Agent
+from bot.server.app import create_app
+from bot.store.staff import add_staff
+
+PASSWORD = "a long maintainer password"
+
+
+@pytest.fixture()
+def app(project_settings, router, tmp_path):
+    settings = project_settings.model_copy(update={
+        "outbox_interval_s": 0, "database_url": f"sqlite:///{tmp_path}/review.sqlite3"})
+    agent = Agent.load(settings, router=router)
+    units = set(agent.router.table.units)
+    add_staff(agent.store.db, "data.maintainer", PASSWORD, [], role="maintainer",
+              known_units=units)
+    add_staff(agent.store.db, "streets.staff", PASSWORD, ["streets"], known_units=units)
+    return create_app(settings, agent=agent)
+
+
+def sign_in(client, username):
+    client.cookies.clear()
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/staff/login").text).group(1)
+    response = client.post("/staff/login", data={"username": username, "password": PASSWORD,
+                                                 "csrf": token}, follow_redirects=False)
+    assert response.status_code == 303
+
+
+def test_label_reaches_the_data_file_and_the_next_candidate(app, tmp_path, monkeypatch,
+                                                             project_config, root):
+    from bot.nlu.model import train
+    from bot.nlu.training_data import load_training_data
+    from bot.settings import get_settings
+
+    unsure = "Mun mummon kissa karkas, löytyykö se kaupungin kautta 040 1234567"
+    with TestClient(app) as client:
+        client.post("/webhooks/rest/webhook", json={"sender": "rv-1", "message": unsure})
+        sign_in(client, "streets.staff")
+        assert client.get("/staff/review").status_code == 404  # not a maintainer
+        sign_in(client, "data.maintainer")
+        page = client.get("/staff/review?lang=en").text
+        assert "Mun mummon kissa karkas" in page and "[phone]" in page
+        assert "040 1234567" not in page  # personal data masked
+        masked = re.search(r'name="text" value="([^"]*kissa[^"]*)"', page).group(1)
+        token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        bad = client.post("/staff/review/label", data={
+            "text": masked, "language": "fi", "label": "no_such_intent", "csrf": token})
+        assert bad.status_code == 422
+        saved = client.post("/staff/review/label", data={
+            "text": masked, "language": "fi", "label": "city_services", "csrf": token},
+            follow_redirects=False)
+        assert saved.status_code == 303
+        assert "kissa" not in client.get("/staff/review?lang=en").text  # labelled: gone
+        data = tmp_path / "nlu"
+        shutil.copytree(root / "data" / "nlu", data)
+        monkeypatch.setenv("BPBOT_DATABASE_URL", app.state.agent.store.db.url)
+        get_settings.cache_clear()
+        try:
+            runner = CliRunner()
+            from bot.cli import app as cli
+
+            pulled = runner.invoke(cli, ["data", "pull", "--data", str(data)])
+            assert pulled.exit_code == 0 and "1 new example" in pulled.output, pulled.output
+            again = runner.invoke(cli, ["data", "pull", "--data", str(data)])
+            assert "No new labels" in again.output  # each label once
+        finally:
+            get_settings.cache_clear()
+    written = (data / "fi" / "review.yml").read_text()
+    assert "- intent: city_services" in written and "[phone]" in written
+    training = load_training_data([data])
+    added = [e for e in training.examples if "kissa" in e.text]
+    assert [(e.intent, e.language) for e in added] == [("city_services", "fi")]
+    candidate = train(project_config, training, with_entities=False)
+    assert candidate.manifest["examples"] == len(training.examples)
+    assert any(f.endswith("fi/review.yml") for f in candidate.manifest["data_files"])
