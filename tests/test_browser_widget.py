@@ -261,3 +261,28 @@ def test_browser_review_inbox_accessible(browser, base_url, agent, language):
     assert "qwerty" in page.inner_text("table")
     assert axe_violations(page) == []
     context.close()
+
+
+@pytest.mark.parametrize("language", ["fi", "sv", "en"])
+def test_browser_statistics_accessible(browser, base_url, agent, language):
+    """The situational picture: SVG charts with their tables, axe-clean in fi, sv and en."""
+    from bot.store.enquiries import NewEnquiry, create_enquiry
+    from bot.store.staff import StaffError, add_staff
+
+    try:
+        add_staff(agent.store.db, "picture.coordinator", "a long staff password", [],
+                  role="coordinator")
+    except StaffError:
+        pass
+    create_enquiry(agent.store.db, NewEnquiry(
+        "stats-1", language, language, "terrace_permit", 0.9, "streets",
+        "street-permits@example.fi", "Maija", None, None, "maija@example.fi", None, "2026-11",
+        "Terassi"))
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    staff_sign_in(page, base_url, "picture.coordinator")
+    page.goto(base_url + f"/staff/statistics?lang={language}")
+    page.wait_for_selector("svg.chart")
+    assert page.locator("table").count() >= 3
+    assert axe_violations(page) == []
+    context.close()

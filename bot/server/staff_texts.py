@@ -4,6 +4,23 @@ from __future__ import annotations
 
 TEXTS: dict[str, dict[str, str]] = {
     "fi": {
+        "statistics": "Tilannekuva", "statistics_help": "Yrityskyselyt yksiköittäin viimeisen "
+        "8 viikon ajalta, laskettu tietokannasta. Jokaisen kaavion luvut ovat sen taulukossa.",
+        "csv": "Lataa CSV", "stat_per_unit": "Kyselyt yksiköittäin",
+        "stat_per_week": "Kyselyt viikoittain", "stat_per_language": "Kyselyt kielittäin",
+        "stat_per_topic": "Yleisimmät aiheet",
+        "stat_first_response": "Ensimmäinen vastaus yksiköittäin (työpäivinä)",
+        "stat_open_by_age": "Avoimet kyselyt iän mukaan",
+        "stat_reroutes": "Siirrot yksiköstä toiseen",
+        "stat_unsure_per_language": "Ei ymmärretty tai tarkennettu, kielittäin",
+        "col_unit": "Yksikkö", "col_enquiries": "Kyselyt", "col_week": "Viikko",
+        "col_language": "Kieli", "col_topic": "Aihe", "col_median_days": "Mediaani (työpv)",
+        "col_within_promise": "Luvatussa ajassa %", "col_promised_days": "Luvattu (työpv)",
+        "col_answered": "Vastattu", "col_waiting": "Odottaa", "col_age_days": "Ikä (pv)",
+        "col_open": "Avoinna", "col_from_unit": "Yksiköstä", "col_to_unit": "Yksikköön",
+        "col_reroutes": "Siirrot", "col_fallback_pct": "Ei ymmärretty %",
+        "col_clarify_pct": "Tarkentava kysymys %", "col_messages": "Viestit",
+        "no_data": "Ei tietoja.",
         "review": "Tarkistettavat viestit", "review_help": "Viestit, joita avustaja ei ymmärtänyt "
         "varmasti (henkilötiedot peitetty). Valitse oikea aie: `bpbot data pull` vie valinnat "
         "koulutusaineistoon.", "review_reason": "Syy", "review_guess": "Mallin arvaus",
@@ -44,6 +61,23 @@ TEXTS: dict[str, dict[str, str]] = {
         "ylläpitäjät oppivat siitä.", "error_same_unit": "Kysely on jo tällä yksiköllä.",
     },
     "sv": {
+        "statistics": "Lägesbild", "statistics_help": "Företagsärenden per enhet de senaste "
+        "8 veckorna, räknade ur databasen. Varje diagrams siffror finns i dess tabell.",
+        "csv": "Ladda ner CSV", "stat_per_unit": "Ärenden per enhet",
+        "stat_per_week": "Ärenden per vecka", "stat_per_language": "Ärenden per språk",
+        "stat_per_topic": "Vanligaste ämnen",
+        "stat_first_response": "Första svar per enhet (i arbetsdagar)",
+        "stat_open_by_age": "Öppna ärenden efter ålder",
+        "stat_reroutes": "Flyttningar mellan enheter",
+        "stat_unsure_per_language": "Inte förstått eller preciserat, per språk",
+        "col_unit": "Enhet", "col_enquiries": "Ärenden", "col_week": "Vecka",
+        "col_language": "Språk", "col_topic": "Ämne", "col_median_days": "Median (arbetsd.)",
+        "col_within_promise": "Inom utlovad tid %", "col_promised_days": "Utlovat (arbetsd.)",
+        "col_answered": "Besvarade", "col_waiting": "Väntar", "col_age_days": "Ålder (d)",
+        "col_open": "Öppna", "col_from_unit": "Från enhet", "col_to_unit": "Till enhet",
+        "col_reroutes": "Flyttningar", "col_fallback_pct": "Inte förstått %",
+        "col_clarify_pct": "Preciserande fråga %", "col_messages": "Meddelanden",
+        "no_data": "Inga uppgifter.",
         "review": "Meddelanden att granska", "review_help": "Meddelanden som assistenten inte "
         "var säker på (personuppgifter dolda). Välj rätt avsikt: `bpbot data pull` för in valen "
         "i träningsdata.", "review_reason": "Orsak", "review_guess": "Modellens gissning",
@@ -85,6 +119,23 @@ TEXTS: dict[str, dict[str, str]] = {
         "den här enheten.",
     },
     "en": {
+        "statistics": "Situational picture", "statistics_help": "Business enquiries per unit "
+        "over the last 8 weeks, computed from the database. Each chart's figures are in its "
+        "table.", "csv": "Download CSV", "stat_per_unit": "Enquiries per unit",
+        "stat_per_week": "Enquiries per week", "stat_per_language": "Enquiries per language",
+        "stat_per_topic": "Most common topics",
+        "stat_first_response": "First response per unit (working days)",
+        "stat_open_by_age": "Open enquiries by age",
+        "stat_reroutes": "Re-routes between units",
+        "stat_unsure_per_language": "Not understood or clarified, per language",
+        "col_unit": "Unit", "col_enquiries": "Enquiries", "col_week": "Week",
+        "col_language": "Language", "col_topic": "Topic", "col_median_days": "Median (days)",
+        "col_within_promise": "Within promise %", "col_promised_days": "Promised (days)",
+        "col_answered": "Answered", "col_waiting": "Waiting", "col_age_days": "Age (days)",
+        "col_open": "Open", "col_from_unit": "From unit", "col_to_unit": "To unit",
+        "col_reroutes": "Re-routes", "col_fallback_pct": "Not understood %",
+        "col_clarify_pct": "Clarifying question %", "col_messages": "Messages",
+        "no_data": "No data.",
         "review": "Messages to review", "review_help": "Messages the assistant was not sure "
         "of (personal data masked). Choose the right intent: `bpbot data pull` takes the "
         "labels into the training data.", "review_reason": "Reason",

@@ -324,6 +324,11 @@ CSV_COLUMNS = ("reference", "created_at", "status", "unit", "language", "reply_l
                "customer_phone", "customer_text")
 
 
+def neutralise(cell: str) -> str:
+    """A CSV cell that no spreadsheet reads as a formula (= + - @ at the start)."""
+    return "'" + cell if cell[:1] in "=+-@" else cell
+
+
 def enquiries_csv(enquiries: list[Enquiry]) -> str:
     """The enquiries as CSV (UTF-8, one row each)."""
     out = io.StringIO()
@@ -331,9 +336,7 @@ def enquiries_csv(enquiries: list[Enquiry]) -> str:
     writer.writerow(CSV_COLUMNS)
     for e in enquiries:
         row = [getattr(e, c) for c in CSV_COLUMNS]
-        # A cell starting with = + - @ would be a formula in a spreadsheet.
-        writer.writerow([("'" + str(v)) if isinstance(v, str) and v[:1] in "=+-@" else v
-                         for v in row])
+        writer.writerow([neutralise(v) if isinstance(v, str) else v for v in row])
     return out.getvalue()
 
 

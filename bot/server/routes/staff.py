@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,10 +18,10 @@ from bot.server.deps import AgentDep
 from bot.server.security import client_key
 from bot.server.staff_auth import check_csrf, new_csrf, read_session, write_session
 from bot.server.staff_texts import TEXTS
-from bot.store import limits, review
+from bot.store import limits, review, statistics
 from bot.store import staff as store
 from bot.store.enquiries import get_enquiry
-from bot.store.staff import STATUSES, EnquiryFilter, StaffError, StaffMember
+from bot.store.staff import STATUSES, EnquiryFilter, StaffError, StaffMember, neutralise
 
 router = APIRouter(prefix="/staff", tags=["staff"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -282,3 +284,56 @@ def review_label(request: Request, agent: AgentDep, text: FormField, language: F
         raise HTTPException(422, f"Unknown intent '{label}' or language '{language}'.")
     review.label(agent.store.db, text, language, label, member.username)
     return page.redirect("/staff/review?saved=1")
+
+
+# Which column a table's bar chart shows (the label is the first column; re-routes: both).
+_CHART_VALUE = {"reroutes": 2}
+_UNIT_COLUMNS = {"unit", "from_unit", "to_unit"}
+
+
+def _statistics(page: Page) -> list[statistics.Table]:
+    member = page.require()
+    if not member.may_see_statistics:
+        raise HTTPException(404, page.t["not_found"])
+    table = page.agent.router.table
+    promised = {uid: u.response_time_days for uid, u in table.units.items()}
+    names = page.unit_names()
+    tables = statistics.compute(page.agent.store.db, promised)
+    for t in tables:  # unit ids as the page's names
+        at = [i for i, c in enumerate(t.columns) if c in _UNIT_COLUMNS]
+        t.rows = [[names.get(v, v) if i in at else v for i, v in enumerate(row)]
+                  for row in t.rows]
+    return tables
+
+
+@router.get("/statistics")
+def statistics_page(request: Request, agent: AgentDep) -> HTMLResponse:
+    """The shared situational picture: charts with their data tables (admins, coordinators)."""
+    page = Page(request, agent)
+    tables = _statistics(page)
+    charts = []
+    for t in tables:
+        value = _CHART_VALUE.get(t.name, 1)
+        if t.name == "reroutes":
+            chart = [(f"{r[0]} → {r[1]}", float(r[value] or 0)) for r in t.rows]
+        else:
+            chart = t.chart(value)
+        charts.append((t, chart))
+    return page.render("staff/statistics.html", page.t["statistics"], tables=charts)
+
+
+@router.get("/statistics.csv")
+def statistics_csv(request: Request, agent: AgentDep) -> Response:
+    """One table of the statistics page as CSV (column names in the page's language)."""
+    page = Page(request, agent)
+    wanted = request.query_params.get("table")
+    found = next((t for t in _statistics(page) if t.name == wanted), None)
+    if found is None:
+        raise HTTPException(404, page.t["not_found"])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([page.t["col_" + c] for c in found.columns])
+    writer.writerows([[neutralise("" if v is None else str(v)) for v in row]
+                      for row in found.rows])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="statistics-{found.name}.csv"'})
