@@ -89,6 +89,8 @@ class Settings(BaseSettings):
         "INFO", title="Level of the project's and uvicorn's logs")
     log_format: Literal["plain", "json"] = Field(
         "plain", title="Log lines as text, or as one JSON object per line")
+    public_url: str = Field("http://127.0.0.1:5005", title="The assistant's address as customers "
+                            "reach it (links in e-mails, such as the rating links)")
     model_poll_s: float = Field(
         2.0, ge=0, title="How often a server process looks for a newly promoted model (and "
         "then switches to it without a restart); 0: never")

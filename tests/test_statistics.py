@@ -100,3 +100,40 @@ def test_statistics_page_and_csv_for_coordinators_only(app):
         assert rows[0] == ["Språk", "Ärenden"]
         assert sorted(rows[1:]) == sorted([["fi", "1"], ["sv", "1"], ["en", "1"]])
         assert client.get("/staff/statistics.csv?table=nope").status_code == 404
+
+
+def test_answered_enquiry_asks_the_customer_to_rate_and_ratings_appear_per_unit(app):
+    from sqlalchemy import select
+
+    from bot.store.models import EnquiryRating, OutboxMessage
+
+    application, db = app
+    reference = enquiry(db, "streets", "sv", "terrace_permit", NOW)
+    with TestClient(application) as client:
+        sign_in(client, "streets.staff")
+        page = client.get(f"/staff/enquiries/{reference}").text
+        token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        client.post(f"/staff/enquiries/{reference}/status",
+                    data={"status": "answered", "csrf": token})
+        client.post(f"/staff/enquiries/{reference}/status",
+                    data={"status": "answered", "csrf": token})  # asked once only
+        with db.session() as session:
+            mails = session.scalars(select(OutboxMessage).where(
+                OutboxMessage.idempotency_key == f"{reference}:rating")).all()
+        assert len(mails) == 1 and mails[0].recipient == "maija@example.fi"
+        assert "Hur lyckades vi?" in mails[0].subject  # the customer's language
+        link = re.search(r"4: (\S+)", mails[0].body).group(1)
+        path = link.split("5005", 1)[1]
+        rated = client.get(path)
+        assert rated.status_code == 200 and "Ditt betyg 4/5 har sparats" in rated.text
+        forged = client.get(f"/rate/{reference}?score=5&token={'0' * 32}")
+        assert forged.status_code == 404
+        code = path.split("token=")[1]
+        commented = client.post(f"/rate/{reference}", data={
+            "score": 5, "token": code, "comment": "Snabbt svar, tack!"})
+        assert commented.status_code == 200 and "Tack för din respons" in commented.text
+        with db.session() as session:
+            row = session.scalars(select(EnquiryRating)).one()
+            assert (row.score, row.comment, row.unit) == (5, "Snabbt svar, tack!", "streets")
+        tables = {t.name: t for t in statistics.compute(db, {}, NOW)}
+        assert tables["ratings"].rows == [["streets", 5.0, 1]]

@@ -152,3 +152,26 @@ def enquiry_notifications(enquiry: Enquiry, table: RoutingTable) -> list[Notific
             unit.response_time_days)
         out.append(Notification("email", enquiry.customer_email, copy_subject, copy_body))
     return out
+
+
+RATING_TEXTS = {
+    "fi": {"subject": "Miten onnistuimme?", "intro": "Kyselyysi {reference} on vastattu. "
+           "Arvioisitko palvelun yhdellä napsautuksella (1 = huono, 5 = erinomainen)?",
+           "footer": "Arvio on vapaaehtoinen. Tämä on automaattinen viesti."},
+    "sv": {"subject": "Hur lyckades vi?", "intro": "Ditt ärende {reference} har besvarats. "
+           "Vill du betygsätta servicen med ett klick (1 = dålig, 5 = utmärkt)?",
+           "footer": "Betyget är frivilligt. Det här är ett automatiskt meddelande."},
+    "en": {"subject": "How did we do?", "intro": "Your enquiry {reference} has been answered. "
+           "Would you rate the service with one click (1 = poor, 5 = excellent)?",
+           "footer": "Rating is optional. This is an automatic message."},
+}
+
+
+def rating_request(enquiry: Enquiry, links: dict[int, str]) -> tuple[str, str]:
+    """(subject, body) asking the customer to rate, in their reply language."""
+    lang = enquiry.reply_language if enquiry.reply_language in RATING_TEXTS else "en"
+    t = RATING_TEXTS[lang]
+    body = "\n".join([t["intro"].format(reference=enquiry.reference), "",
+                      *(f"{score}: {links[score]}" for score in sorted(links)), "",
+                      t["footer"]])
+    return f"[{enquiry.reference}] {t['subject']}", body

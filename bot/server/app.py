@@ -26,7 +26,7 @@ from bot.notify.outbox import OutboxWorker
 from bot.registry import live_model_id
 from bot.server import metrics
 from bot.server.conversation_token import TOKEN_HEADER
-from bot.server.routes import channels, staff, system
+from bot.server.routes import channels, ratings, staff, system
 from bot.server.security import RateLimiter, SecurityHeaders
 from bot.service import Router
 from bot.settings import Settings, get_settings
@@ -138,6 +138,7 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
     app.include_router(channels.router)
     app.include_router(system.router)
     app.include_router(staff.router)
+    app.include_router(ratings.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -20,7 +20,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_open": "Avoinna", "col_from_unit": "Yksiköstä", "col_to_unit": "Yksikköön",
         "col_reroutes": "Siirrot", "col_fallback_pct": "Ei ymmärretty %",
         "col_clarify_pct": "Tarkentava kysymys %", "col_messages": "Viestit",
-        "no_data": "Ei tietoja.",
+        "no_data": "Ei tietoja.", "stat_ratings": "Asiakkaiden arviot (1-5)",
+        "col_average_score": "Keskiarvo", "col_ratings": "Arvioita",
         "review": "Tarkistettavat viestit", "review_help": "Viestit, joita avustaja ei ymmärtänyt "
         "varmasti (henkilötiedot peitetty). Valitse oikea aie: `bpbot data pull` vie valinnat "
         "koulutusaineistoon.", "review_reason": "Syy", "review_guess": "Mallin arvaus",
@@ -77,7 +78,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_open": "Öppna", "col_from_unit": "Från enhet", "col_to_unit": "Till enhet",
         "col_reroutes": "Flyttningar", "col_fallback_pct": "Inte förstått %",
         "col_clarify_pct": "Preciserande fråga %", "col_messages": "Meddelanden",
-        "no_data": "Inga uppgifter.",
+        "no_data": "Inga uppgifter.", "stat_ratings": "Kundernas betyg (1-5)",
+        "col_average_score": "Medeltal", "col_ratings": "Betyg",
         "review": "Meddelanden att granska", "review_help": "Meddelanden som assistenten inte "
         "var säker på (personuppgifter dolda). Välj rätt avsikt: `bpbot data pull` för in valen "
         "i träningsdata.", "review_reason": "Orsak", "review_guess": "Modellens gissning",
@@ -135,7 +137,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_open": "Open", "col_from_unit": "From unit", "col_to_unit": "To unit",
         "col_reroutes": "Re-routes", "col_fallback_pct": "Not understood %",
         "col_clarify_pct": "Clarifying question %", "col_messages": "Messages",
-        "no_data": "No data.",
+        "no_data": "No data.", "stat_ratings": "Customer ratings (1-5)",
+        "col_average_score": "Average", "col_ratings": "Ratings",
         "review": "Messages to review", "review_help": "Messages the assistant was not sure "
         "of (personal data masked). Choose the right intent: `bpbot data pull` takes the "
         "labels into the training data.", "review_reason": "Reason",

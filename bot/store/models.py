@@ -190,3 +190,18 @@ class ReviewLabel(Base):
     staff: Mapped[str | None] = mapped_column(String(64))
     labelled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     pulled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EnquiryRating(Base):
+    """The customer's 1-5 rating of an answered enquiry (one per enquiry; the last counts)."""
+
+    __tablename__ = "enquiry_rating"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    enquiry_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("enquiry.id", ondelete="CASCADE"), unique=True)
+    unit: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.routing.public_holidays import is_public_holiday
+from bot.store import ratings
 from bot.store.db import Database
 from bot.store.models import ConversationEvent, Enquiry, RoutingCorrection
 from bot.store.review import _reason
@@ -87,10 +88,11 @@ def compute(db: Database, promised_days: dict[str, int], now: datetime | None = 
             select(ConversationEvent.data).where(ConversationEvent.type == "user")
             .order_by(ConversationEvent.id.desc()).limit(20000))
             if not str(d.get("text") or "").startswith("/")]
-        return [_per_unit(enquiries), _per_week(enquiries), _per_language(enquiries),
-                _per_topic(enquiries), _response(enquiries, promised_days, now),
-                _open_by_age(open_ones, now), _reroutes(corrections),
-                _unsure_rate(parses)]
+    return [_per_unit(enquiries), _per_week(enquiries), _per_language(enquiries),
+            _per_topic(enquiries), _response(enquiries, promised_days, now),
+            _open_by_age(open_ones, now), _reroutes(corrections), _unsure_rate(parses),
+            Table("ratings", ["unit", "average_score", "ratings"],
+                  [list(r) for r in ratings.per_unit(db)])]
 
 
 def _per_unit(enquiries: list[Enquiry]) -> Table:

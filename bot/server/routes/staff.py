@@ -18,7 +18,7 @@ from bot.server.deps import AgentDep
 from bot.server.security import client_key
 from bot.server.staff_auth import check_csrf, new_csrf, read_session, write_session
 from bot.server.staff_texts import TEXTS
-from bot.store import limits, review, statistics
+from bot.store import limits, ratings, review, statistics
 from bot.store import staff as store
 from bot.store.enquiries import get_enquiry
 from bot.store.staff import STATUSES, EnquiryFilter, StaffError, StaffMember, neutralise
@@ -206,8 +206,15 @@ def change_status(request: Request, agent: AgentDep, reference: str,
     page = Page(request, agent)
     check_csrf(page.session, csrf, page.t["csrf"])
     page.enquiry(reference)
-    return _after(page, reference, lambda: store.set_status(
-        agent.store.db, page.require(), reference, status))
+    settings = agent.settings
+
+    def change() -> None:
+        store.set_status(agent.store.db, page.require(), reference, status)
+        if status == "answered":  # the customer may rate it (with the form's consent)
+            ratings.request_rating(agent.store.db, reference, settings.public_url,
+                                   settings.session_secret)
+
+    return _after(page, reference, change)
 
 
 @router.post("/enquiries/{reference}/note")
