@@ -583,6 +583,29 @@ def _outbox_worker() -> Any:
     return OutboxWorker(Database(settings.database_url), settings)
 
 
+intent_app = typer.Typer(help="Kinds of enquiry (intents).", no_args_is_help=True)
+app.add_typer(intent_app, name="intent")
+
+
+@intent_app.command("add")
+def intent_add_cli(name: str, unit: Annotated[str, typer.Option(
+        "--unit", help="The unit that receives these enquiries (an id in units.yml).")],
+                   routing: RoutingOpt = Path(DEFAULT_ROUTING_PATH)) -> None:
+    """Add an intent to the data (TODO examples), routes.yml, domain.yml and the rules."""
+    from bot.routing import load_routing
+    from bot.scaffold import add_intent
+
+    try:
+        changed = add_intent(Path("."), name, unit, load_routing(routing))
+    except BotError as exc:
+        _fail(exc)
+    for line in changed:
+        typer.echo(f"  {line}")
+    typer.echo(f"Now replace the TODO examples of '{name}' with real customer messages "
+               "(`bpbot validate` shows where), then `bpbot train` and "
+               "`bpbot models promote`.")
+
+
 data_app = typer.Typer(help="Training data from the review inbox.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 

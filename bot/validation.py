@@ -24,6 +24,7 @@ from bot.dialogue.rules import Rule, load_rules
 from bot.errors import ConfigFileError
 from bot.nlu.training_data import Example, TrainingData, load_training_data
 from bot.routing import RoutingTable, load_routing
+from bot.scaffold import TODO
 from bot.yaml_io import read_yaml, yaml_files
 
 # Where validate_project looks for rules and test stories, relative to the project folder
@@ -75,6 +76,11 @@ def check_data(data: TrainingData, table: RoutingTable, report: ValidationReport
                 f"intents: '{other.intent}' and '{ex.intent}'. Keep it under the one it "
                 "means, or reword one of them.")
         seen.setdefault(key, ex)
+        if ex.text.strip().startswith(TODO):
+            report.errors.append(
+                f"{_at(ex.source, _line_of(ex))}: intent '{ex.intent}' still has its "
+                f"placeholder example ({ex.text.strip()!r}). Replace it with real customer "
+                "messages in this language.")
         if ex.language is None:
             report.errors.append(
                 f"{ex.source}: the example {ex.text!r} of '{ex.intent}' has no language. Put "
