@@ -8,12 +8,14 @@ every host agrees; with no promotion yet, the newest folder is used (a fresh ins
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import make_url, select, text
 
 from bot.errors import ModelNotFoundError
 from bot.nlu.model import MANIFEST_FILE, newest_model
@@ -78,11 +80,42 @@ def live_model_path(db: Database, models_dir: str | Path) -> Path:
     return path
 
 
+CHANNEL = "bpbot_model"  # PostgreSQL NOTIFY channel of promotions
+
+
 def record_promotion(db: Database, model_id: str, *, forced: bool = False,
                      reason: str | None = None, report: dict[str, Any] | None = None) -> None:
-    """Make `model_id` the live model (every process switches to it)."""
+    """Make `model_id` the live model (every process switches to it).
+
+    On PostgreSQL the promotion is also announced (NOTIFY, on commit), so server processes
+    that listen switch at once instead of at their next look.
+    """
     previous = live_model_id(db)
     with db.session() as session:
         session.add(ModelPromotion(model_id=model_id, previous_model_id=previous,
                                    promoted_at=datetime.now(UTC), forced=forced,
                                    reason=reason, report=report))
+        if db.dialect == "postgresql":
+            session.execute(text("SELECT pg_notify(:channel, :model)"),
+                            {"channel": CHANNEL, "model": model_id})
+
+
+def listen_for_promotions(url: str, wake: Callable[[], None],
+                          stop: threading.Event) -> None:
+    """Call `wake` whenever a promotion is announced on PostgreSQL, until `stop` is set.
+
+    Runs in a thread of its own with one connection of its own; the polling of the record
+    stays as the fallback (a lost connection is opened again after a pause).
+    """
+    import psycopg
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    while not stop.is_set():
+        try:
+            with psycopg.connect(dsn, autocommit=True) as connection:
+                connection.execute(f"LISTEN {CHANNEL}")
+                while not stop.is_set():
+                    for _ in connection.notifies(timeout=1.0, stop_after=1):
+                        wake()
+        except psycopg.Error:
+            stop.wait(5.0)

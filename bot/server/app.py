@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -23,7 +24,7 @@ from bot import __version__
 from bot.agent import Agent
 from bot.errors import ServerBusyError, StoreUnavailableError
 from bot.notify.outbox import OutboxWorker
-from bot.registry import live_model_id
+from bot.registry import listen_for_promotions, live_model_id
 from bot.server import metrics
 from bot.server.conversation_token import TOKEN_HEADER
 from bot.server.routes import channels, ratings, staff, system
@@ -50,25 +51,44 @@ async def _deliver_forever(worker: OutboxWorker, interval_s: float) -> None:
 async def _follow_live_model(app: FastAPI, interval_s: float) -> None:
     """Switch to the live model when a promotion (by any process or host) changes it.
 
-    The new model loads in a thread while turns go on with the old one; the switch is one
-    assignment between two turns.
+    The record is read every `interval_s`, and at once when PostgreSQL announces a
+    promotion. The new model loads in a thread while turns go on with the old one; the
+    switch is one assignment between two turns.
     """
-    while True:
-        await asyncio.sleep(interval_s)
-        agent: Agent = app.state.agent
-        try:
-            live = await agent.in_db(live_model_id, agent.store.db)
-            if live is None or live == agent.model_id:
-                continue
-            path = Path(agent.settings.models_path) / live
-            router = await asyncio.to_thread(partial(
-                Router.load, path, agent.settings.routing_path,
-                embedder=agent.router.nlu.embedder))
-            previous = agent.swap_router(router)
-            metrics.set_model(agent.model_id, previous)
-            logger.info("Switched to the live model %s (was %s)", live, previous)
-        except Exception:  # noqa: BLE001 - keep the current model and try again later
-            logger.exception("Could not switch to the live model")
+    announced = asyncio.Event()
+    stop = threading.Event()
+    loop = asyncio.get_running_loop()
+    settings: Settings = app.state.settings
+    if settings.database_url.startswith("postgresql"):
+        threading.Thread(target=listen_for_promotions, daemon=True, name="promotions", args=(
+            settings.database_url, lambda: loop.call_soon_threadsafe(announced.set),
+            stop)).start()
+    try:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(announced.wait(), interval_s)
+            announced.clear()
+            await _switch_if_promoted(app)
+    finally:
+        stop.set()
+
+
+async def _switch_if_promoted(app: FastAPI) -> None:
+    """Load and switch to the live model when it is not this process's."""
+    agent: Agent = app.state.agent
+    try:
+        live = await agent.in_db(live_model_id, agent.store.db)
+        if live is None or live == agent.model_id:
+            return
+        path = Path(agent.settings.models_path) / live
+        router = await asyncio.to_thread(partial(
+            Router.load, path, agent.settings.routing_path,
+            embedder=agent.router.nlu.embedder))
+        previous = agent.swap_router(router)
+        metrics.set_model(agent.model_id, previous)
+        logger.info("Switched to the live model %s (was %s)", live, previous)
+    except Exception:  # noqa: BLE001 - keep the current model and try again later
+        logger.exception("Could not switch to the live model")
 
 
 def create_app(settings: Settings | None = None, *, agent: Agent | None = None) -> FastAPI:
@@ -81,18 +101,19 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
         # An agent given here, or already set on the app (tests), is used as it is.
         install_log_masking()  # handlers configured after create_app (uvicorn's own)
         app.state.agent = agent or getattr(app.state, "agent", None)
-        if app.state.agent is None:
+        loaded = app.state.agent is None  # else given (tests): it stays as it is
+        if loaded:
             app.state.agent = Agent.load(settings)
+            metrics.set_model(app.state.agent.model_id)
             logger.info("Ready: model %s, %s database, %d NLU thread(s)",
-                        app.state.agent.router.nlu.manifest.get("model_id"),
-                        app.state.agent.store.db.dialect, settings.nlu_threads)
-        metrics.set_model(app.state.agent.model_id)
+                        app.state.agent.model_id, app.state.agent.store.db.dialect,
+                        settings.nlu_threads)
         tasks = []
         if settings.outbox_interval_s > 0:
             worker = OutboxWorker(app.state.agent.store.db, settings)
             tasks.append(asyncio.create_task(
                 _deliver_forever(worker, settings.outbox_interval_s)))
-        if settings.model_poll_s > 0:
+        if loaded and settings.model_poll_s > 0:
             tasks.append(asyncio.create_task(_follow_live_model(app, settings.model_poll_s)))
         yield
         for task in tasks:
