@@ -67,10 +67,14 @@ def live_model_id(db: Database) -> str | None:
 def live_model_path(db: Database, models_dir: str | Path) -> Path:
     """The live model's folder; before any promotion, the newest folder.
 
+    `models_dir` may also be one model's folder (a setting that pins the model).
+
     Raises:
         ModelNotFoundError: the recorded live model's folder is missing (copy it back, or
             promote another), or there is no model at all.
     """
+    if (Path(models_dir) / MANIFEST_FILE).is_file():
+        return Path(models_dir)  # one model folder given: that one
     live = live_model_id(db)
     if live is None:
         return newest_model(models_dir)

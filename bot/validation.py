@@ -229,13 +229,21 @@ def _step_names(step: Any, here: YamlPath) -> Iterator[tuple[YamlPath, str, str]
     for kind in ("intent", "action"):
         if step.get(kind) is not None:
             yield (*here, kind), kind, str(step[kind])
+    loop = step.get("active_loop")
+    if isinstance(loop, str) and loop != "null":
+        yield (*here, "active_loop"), "form", loop
+    slots = step.get("slot_was_set")
+    for k, item in enumerate(slots if isinstance(slots, list) else []):
+        names = item if isinstance(item, dict) else {str(item): None}
+        for name in names:
+            yield (*here, "slot_was_set", k), "slot", str(name)
     options = step.get("or")
     for k, option in enumerate(options if isinstance(options, list) else []):
         yield from _step_names(option, (*here, "or", k))
 
 
 def named_steps(path: str | Path, section: str) -> list[NamedStep]:
-    """Every intent and action named in the `rules:` or `stories:` (section) of one file.
+    """Every intent, action, slot and form named in the `rules:` or `stories:` of one file.
 
     Raises:
         ConfigFileError: when the file is missing or not valid YAML.
@@ -251,9 +259,10 @@ def named_steps(path: str | Path, section: str) -> list[NamedStep]:
         if not isinstance(item, dict):
             continue
         owner = f"{label} '{item.get(label, i)}'"
-        for j, step in enumerate(item.get("steps") or []):
-            for here, kind, name in _step_names(step, (section, i, "steps", j)):
-                found.append(NamedStep(kind, name, path, lines.get(here), owner))
+        for part in ("condition", "steps"):
+            for j, step in enumerate(item.get(part) or []):
+                for here, kind, name in _step_names(step, (section, i, part, j)):
+                    found.append(NamedStep(kind, name, path, lines.get(here), owner))
     return found
 
 
@@ -264,7 +273,7 @@ def known_actions(domain: Domain) -> set[str]:
 
 
 def check_step_names(steps: list[NamedStep], domain: Domain, report: ValidationReport) -> None:
-    """Every intent and action that rules and stories name exists in the domain."""
+    """Every intent, action, slot and form that rules and stories name is in the domain."""
     intents = set(domain.intents) | BUILT_IN_INTENTS
     actions = known_actions(domain)
     for step in steps:
@@ -274,6 +283,18 @@ def check_step_names(steps: list[NamedStep], domain: Domain, report: ValidationR
                 f"which is not under 'intents' in {domain.path}."
                 f"{_did_you_mean(step.name, intents)} Fix the spelling, or declare the intent "
                 f"in {domain.path} and give it training examples.")
+        elif step.kind == "slot" and step.name not in domain.slots:
+            report.errors.append(
+                f"{_at(step.path, step.line)}: {step.owner} names the slot '{step.name}', "
+                f"which is not under 'slots' in {domain.path}."
+                f"{_did_you_mean(step.name, domain.slots)} Fix the spelling, or declare the "
+                f"slot in {domain.path}.")
+        elif step.kind == "form" and step.name not in domain.forms:
+            report.errors.append(
+                f"{_at(step.path, step.line)}: {step.owner} names the form '{step.name}' as "
+                f"its active_loop, which is not under 'forms' in {domain.path}."
+                f"{_did_you_mean(step.name, domain.forms)} Fix the spelling, or declare the "
+                f"form in {domain.path}.")
         elif step.kind == "action" and step.name not in actions:
             report.errors.append(
                 f"{_at(step.path, step.line)}: {step.owner} names the action '{step.name}', "

@@ -120,3 +120,37 @@ def routing_copy(tmp_path, root):
     target = tmp_path / "routing"
     shutil.copytree(root / "routing", target)
     return target
+
+
+def own_app(project_settings, router, folder, accounts=(), **settings_update):
+    """An app on a database of its own (counts and rows of other tests do not apply).
+
+    `accounts`: (username, password, units, role) to create.
+    """
+    from bot.agent import Agent
+    from bot.server.app import create_app
+    from bot.store.staff import add_staff
+
+    settings = project_settings.model_copy(update={
+        "outbox_interval_s": 0, "database_url": f"sqlite:///{folder}/own.sqlite3",
+        **settings_update})
+    agent = Agent.load(settings, router=router)
+    for username, password, units, role in accounts:
+        add_staff(agent.store.db, username, password, list(units), role=role,
+                  known_units=set(agent.router.table.units))
+    return create_app(settings, agent=agent), agent
+
+
+def csrf_of(html):
+    """The CSRF token of a staff page."""
+    import re
+
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def staff_sign_in(client, username, password):
+    """Sign in to the staff pages (a fresh session); the sign-in response."""
+    client.cookies.clear()
+    token = csrf_of(client.get("/staff/login?lang=en").text)
+    return client.post("/staff/login", data={"username": username, "password": password,
+                                             "csrf": token}, follow_redirects=False)

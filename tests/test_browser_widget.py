@@ -239,24 +239,30 @@ def test_browser_staff_inbox_accessible_and_screenshot(browser, base_url, agent)
     context.close()
 
 
-@pytest.mark.parametrize("language", ["fi", "sv", "en"])
-def test_browser_review_inbox_accessible(browser, base_url, agent, language):
-    """The maintainers' review inbox: listed unsure messages, axe-clean in fi, sv and en."""
+def open_staff_page(browser, base_url, agent, username, role, path):
+    """Sign in as a member of `role` (made once) and open `path`; the context and page."""
     from bot.store.staff import StaffError, add_staff
 
     try:
-        add_staff(agent.store.db, "review.maintainer", "a long staff password", [],
-                  role="maintainer")
+        add_staff(agent.store.db, username, "a long staff password", [], role=role)
     except StaffError:
         pass
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    staff_sign_in(page, base_url, username)
+    page.goto(base_url + path)
+    return context, page
+
+
+@pytest.mark.parametrize("language", ["fi", "sv", "en"])
+def test_browser_review_inbox_accessible(browser, base_url, agent, language):
+    """The maintainers' review inbox: listed unsure messages, axe-clean in fi, sv and en."""
     import httpx
 
     httpx.post(base_url + "/webhooks/rest/webhook", json={
         "sender": f"review-{language}", "message": "blaa blaa mitä tämä nyt on qwerty"})
-    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    staff_sign_in(page, base_url, "review.maintainer")
-    page.goto(base_url + f"/staff/review?lang={language}")
+    context, page = open_staff_page(browser, base_url, agent, "review.maintainer",
+                                    "maintainer", f"/staff/review?lang={language}")
     page.wait_for_selector("table")
     assert "qwerty" in page.inner_text("table")
     assert axe_violations(page) == []
@@ -267,21 +273,13 @@ def test_browser_review_inbox_accessible(browser, base_url, agent, language):
 def test_browser_statistics_accessible(browser, base_url, agent, language):
     """The situational picture: SVG charts with their tables, axe-clean in fi, sv and en."""
     from bot.store.enquiries import NewEnquiry, create_enquiry
-    from bot.store.staff import StaffError, add_staff
 
-    try:
-        add_staff(agent.store.db, "picture.coordinator", "a long staff password", [],
-                  role="coordinator")
-    except StaffError:
-        pass
     create_enquiry(agent.store.db, NewEnquiry(
         "stats-1", language, language, "terrace_permit", 0.9, "streets",
         "street-permits@example.fi", "Maija", None, None, "maija@example.fi", None, "2026-11",
         "Terassi"))
-    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    staff_sign_in(page, base_url, "picture.coordinator")
-    page.goto(base_url + f"/staff/statistics?lang={language}")
+    context, page = open_staff_page(browser, base_url, agent, "picture.coordinator",
+                                    "coordinator", f"/staff/statistics?lang={language}")
     page.wait_for_selector("svg.chart")
     assert page.locator("table").count() >= 3
     assert axe_violations(page) == []

@@ -94,3 +94,19 @@ def test_validation_route_for_an_intent_without_data_is_an_error_with_line(proje
     assert len(errors) == 1, errors
     assert f"routes.yml, line {at + 2}" in errors[0]
     assert "Did you mean 'terrace_permit'?" in errors[0]
+
+
+def test_validation_rule_naming_an_unknown_form_or_slot_names_file_and_line(project_copy):
+    """Before: a typo in a rule's active_loop or slot_was_set passed validate."""
+    path = project_copy / "data/rules.yml"
+    path.write_text(path.read_text().replace("rules:\n", (
+        "rules:\n- rule: typo slot\n  condition:\n  - active_loop: enquiry_fom\n"
+        "  - slot_was_set:\n    - unitt: streets\n  steps:\n  - intent: greet\n"
+        "  - action: utter_greet\n"), 1))
+    errors = _validate(project_copy).errors
+    form = [e for e in errors if "'enquiry_fom'" in e]
+    slot = [e for e in errors if "'unitt'" in e]
+    assert len(form) == 1 and "rules.yml, line 6" in form[0]
+    assert "Did you mean 'enquiry_form'?" in form[0]
+    assert len(slot) == 1 and "rules.yml, line 8" in slot[0]
+    assert "Did you mean 'unit'?" in slot[0]

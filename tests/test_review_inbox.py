@@ -7,31 +7,20 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from bot.agent import Agent
-from bot.server.app import create_app
-from bot.store.staff import add_staff
+from tests.conftest import own_app, staff_sign_in
 
 PASSWORD = "a long maintainer password"
 
 
 @pytest.fixture()
 def app(project_settings, router, tmp_path):
-    settings = project_settings.model_copy(update={
-        "outbox_interval_s": 0, "database_url": f"sqlite:///{tmp_path}/review.sqlite3"})
-    agent = Agent.load(settings, router=router)
-    units = set(agent.router.table.units)
-    add_staff(agent.store.db, "data.maintainer", PASSWORD, [], role="maintainer",
-              known_units=units)
-    add_staff(agent.store.db, "streets.staff", PASSWORD, ["streets"], known_units=units)
-    return create_app(settings, agent=agent)
+    return own_app(project_settings, router, tmp_path, [
+        ("data.maintainer", PASSWORD, [], "maintainer"),
+        ("streets.staff", PASSWORD, ["streets"], "staff")])[0]
 
 
 def sign_in(client, username):
-    client.cookies.clear()
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/staff/login").text).group(1)
-    response = client.post("/staff/login", data={"username": username, "password": PASSWORD,
-                                                 "csrf": token}, follow_redirects=False)
-    assert response.status_code == 303
+    assert staff_sign_in(client, username, PASSWORD).status_code == 303
 
 
 def test_label_reaches_the_data_file_and_the_next_candidate(app, tmp_path, monkeypatch,

@@ -1,15 +1,13 @@
 """Staff sign-in under attack: throttling, lockout, sessions that end, hashing off the loop."""
 
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.agent import Agent
-from bot.server.app import create_app
 from bot.store.staff import MAX_FAILED_LOGINS, add_staff, unlock
+from tests.conftest import csrf_of, own_app
 
 PASSWORD = "a long staff password"
 
@@ -17,19 +15,12 @@ PASSWORD = "a long staff password"
 @pytest.fixture()
 def app(project_settings, router, tmp_path):
     """An app on a database of its own: the sign-in counts of other tests do not apply."""
-    settings = project_settings.model_copy(update={
-        "outbox_interval_s": 0, "database_url": f"sqlite:///{tmp_path}/staff.sqlite3"})
-    agent = Agent.load(settings, router=router)
-    add_staff(agent.store.db, "streets.staff", PASSWORD, ["streets"],
-              known_units=set(agent.router.table.units))
-    return create_app(settings, agent=agent)
-
-
-def csrf_of(html):
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    return own_app(project_settings, router, tmp_path,
+                   [("streets.staff", PASSWORD, ["streets"], "staff")])[0]
 
 
 def attempt(client, password, username="streets.staff"):
+    """A sign-in attempt in the same session (cookies kept)."""
     token = csrf_of(client.get("/staff/login?lang=en").text)
     return client.post("/staff/login", data={"username": username, "password": password,
                                              "csrf": token}, follow_redirects=False)

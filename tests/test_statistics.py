@@ -9,12 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from bot.agent import Agent
-from bot.server.app import create_app
 from bot.store import statistics
 from bot.store.enquiries import NewEnquiry, create_enquiry
 from bot.store.models import Enquiry, RoutingCorrection
-from bot.store.staff import add_staff
+from tests.conftest import own_app, staff_sign_in
 
 PASSWORD = "a long coordinator password"
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # a Wednesday
@@ -33,13 +31,10 @@ def enquiry(db, unit, language, intent, created, history=(), status="new"):
 
 @pytest.fixture()
 def app(project_settings, router, tmp_path):
-    settings = project_settings.model_copy(update={
-        "outbox_interval_s": 0, "database_url": f"sqlite:///{tmp_path}/stats.sqlite3"})
-    agent = Agent.load(settings, router=router)
+    application, agent = own_app(project_settings, router, tmp_path, [
+        ("picture.coordinator", PASSWORD, [], "coordinator"),
+        ("streets.staff", PASSWORD, ["streets"], "staff")])
     db = agent.store.db
-    units = set(agent.router.table.units)
-    add_staff(db, "picture.coordinator", PASSWORD, [], role="coordinator", known_units=units)
-    add_staff(db, "streets.staff", PASSWORD, ["streets"], known_units=units)
     monday = NOW - timedelta(days=2, hours=3)  # Monday 09:00
     answered = {"at": (monday + timedelta(days=1)).isoformat(), "event": "status",
                 "old": "new", "new": "answered", "by": "x"}
@@ -52,7 +47,7 @@ def app(project_settings, router, tmp_path):
                                       text="x", predicted_intent="terrace_permit",
                                       from_unit="streets", to_unit="building-control",
                                       reason="julkisivu", staff="x"))
-    return create_app(settings, agent=agent), db
+    return application, db
 
 
 def test_statistics_match_the_database(app):
@@ -78,11 +73,7 @@ def test_working_days_skip_weekends_and_public_holidays():
 
 
 def sign_in(client, username):
-    client.cookies.clear()
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/staff/login").text).group(1)
-    assert client.post("/staff/login", data={"username": username, "password": PASSWORD,
-                                             "csrf": token},
-                       follow_redirects=False).status_code == 303
+    assert staff_sign_in(client, username, PASSWORD).status_code == 303
 
 
 def test_statistics_page_and_csv_for_coordinators_only(app):

@@ -38,6 +38,9 @@ responses:
       text: "Hej!"
     - condition: [{type: slot, name: language, value: en}]
       text: "Hello!"
+forms:
+  enquiry_form:
+    required_slots: []
 """
 
 RULES = """\
