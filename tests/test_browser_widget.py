@@ -284,3 +284,23 @@ def test_browser_statistics_accessible(browser, base_url, agent, language):
     assert page.locator("table").count() >= 3
     assert axe_violations(page) == []
     context.close()
+
+
+@pytest.mark.parametrize("language", ["fi", "sv", "en"])
+def test_browser_rating_page_accessible(browser, base_url, agent, language):
+    """The customer's rating page (from the one-click link), axe-clean in fi, sv and en."""
+    from bot.store import ratings
+    from bot.store.enquiries import NewEnquiry, create_enquiry
+
+    _, reference = create_enquiry(agent.store.db, NewEnquiry(
+        f"rate-{language}", language, language, "terrace_permit", 0.9, "streets",
+        "street-permits@example.fi", "Maija", None, None, "maija@example.fi", None, "2026-11",
+        "Terassi"))
+    link = ratings.links(base_url, agent.settings.session_secret, reference)[4]
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    page.goto(link)
+    assert "4/5" in page.inner_text("main")
+    assert page.get_attribute("html", "lang") == language
+    assert axe_violations(page) == []
+    context.close()
