@@ -226,14 +226,13 @@ def test_cli(model: ModelOpt = None, data: DataOpt = None, config: ConfigOpt = P
 
 def _live_model() -> Path:
     """The live model (recorded in the database), or the newest before any promotion."""
-    from bot.nlu.model import newest_model
     from bot.registry import live_model_path
     from bot.settings import get_settings
 
     settings = get_settings()
     url = settings.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return newest_model(settings.models_path)  # no database yet: nothing promoted
+        return Path(settings.models_path)  # no database yet, nothing promoted: the newest
     return live_model_path(_registry_db(), settings.models_path)
 
 
@@ -581,6 +580,58 @@ def _outbox_worker() -> Any:
 
     settings = get_settings()
     return OutboxWorker(Database(settings.database_url), settings)
+
+
+import_app = typer.Typer(help="Bring other projects in.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("rasa")
+def import_rasa_cli(project: Path, out: Annotated[Path, typer.Option(
+        "--data", help="Where the language folders go.")] = Path("data/nlu")) -> None:
+    """Sort a Rasa project's examples into language folders; suggest routes; map its pipeline."""
+    from collections import Counter
+
+    from bot.importer import import_rasa
+    from bot.service import Router
+
+    routers: list[Router | None] = []
+
+    def suggest(texts: list[str]) -> str | None:
+        """The unit the live model routes most of the examples to (None without a model)."""
+        if not routers:
+            try:
+                routers.append(Router.load(_live_model(), DEFAULT_ROUTING_PATH))
+            except BotError:
+                routers.append(None)
+        router = routers[0]
+        if router is None:
+            return None
+        unit, _ = Counter(router.route(t)["unit"] for t in texts[:50]).most_common(1)[0]
+        return str(unit) if unit else None
+
+    try:
+        report = import_rasa(project, out, suggest)
+    except BotError as exc:
+        _fail(exc)
+    for path in report.written:
+        typer.echo(f"wrote {path}")
+    typer.echo("Examples per intent and detected language:")
+    for intent, counts in sorted(report.examples.items()):
+        typer.echo(f"  {intent:<32} " + " ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if report.unsure:
+        typer.echo(f"Check the language of {len(report.unsure)} example(s) (detection unsure):")
+        for intent, text, lang, conf in report.unsure[:50]:
+            typer.echo(f"  {lang} ({conf}) {intent}: {text}")
+    typer.echo("Suggested routes for routing/routes.yml (check each):")
+    for intent, unit in report.units.items():
+        typer.echo(f"  - {{intent: {intent}, unit: {unit or '<choose a unit>'}}}")
+    for line in report.pipeline:
+        typer.echo(f"pipeline: {line}")
+    for line in report.refused:
+        typer.secho(f"pipeline: {line}", fg=typer.colors.YELLOW)
+    typer.echo("Our config.yml already has the pipeline these map to; Swedish needs at least "
+               "25 examples per routed intent (`bpbot validate` says where).")
 
 
 intent_app = typer.Typer(help="Kinds of enquiry (intents).", no_args_is_help=True)

@@ -106,6 +106,18 @@ class PipelineConfig(_Strict):
         return COMPONENTS[name]()
 
 
+def _rasa_hint(name: str) -> str:
+    """What to use instead of one of Rasa's component names ("" for other names)."""
+    from bot.importer import RASA_COMPONENTS
+
+    if name not in RASA_COMPONENTS:
+        return ""
+    ours, how = RASA_COMPONENTS[name]
+    instead = f"use {ours} ({how})" if ours else how
+    return (f" '{name}' is Rasa's: {instead}. `bpbot import rasa PATH` maps a whole Rasa "
+            "project.")
+
+
 def load_config(path: str | Path) -> PipelineConfig:
     """Read and validate config.yml.
 
@@ -121,6 +133,6 @@ def load_config(path: str | Path) -> PipelineConfig:
     for index, entry in enumerate(config.pipeline):
         name = entry.get("name") if isinstance(entry, dict) else None
         if name not in COMPONENTS:
-            raise UnknownComponentError(str(name), list(COMPONENTS))
+            raise UnknownComponentError(str(name), list(COMPONENTS), _rasa_hint(str(name)))
         validated(COMPONENTS[name], entry, path, key_prefix=f"pipeline.{index}.")
     return config

@@ -44,10 +44,10 @@ class UnknownComponentError(BotError):
 
     code = "E004"
 
-    def __init__(self, name: str, available: list[str]) -> None:
+    def __init__(self, name: str, available: list[str], hint: str = "") -> None:
         super().__init__(
             f"No pipeline component '{name}' found. "
-            f"Available names: {', '.join(sorted(available))}."
+            f"Available names: {', '.join(sorted(available))}.{hint}"
         )
 
 
