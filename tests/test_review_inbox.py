@@ -70,3 +70,39 @@ def test_label_reaches_the_data_file_and_the_next_candidate(app, tmp_path, monke
     candidate = train(project_config, training, with_entities=False)
     assert candidate.manifest["examples"] == len(training.examples)
     assert any(f.endswith("fi/review.yml") for f in candidate.manifest["data_files"])
+
+
+def test_maintainer_starts_a_candidate_and_sees_its_gate_table(project_settings, router,
+                                                               tmp_path, monkeypatch, root,
+                                                               trained_model_dir):
+    import time
+
+    from bot.registry import record_promotion
+    from tests.test_models_registry import GATE_WITHOUT_STORIES, copy_model
+
+    monkeypatch.chdir(root)  # the data the candidate is trained on: data/nlu
+    models = tmp_path / "models"
+    models.mkdir()
+    copy_model(trained_model_dir, models, "20260101-000000-livelive")
+    config = tmp_path / "config.yml"
+    config.write_text((root / "config.yml").read_text().split("\ngate:")[0]
+                      + GATE_WITHOUT_STORIES.format(heldout=root / "tests/data/heldout"))
+    application, agent = own_app(project_settings, router, tmp_path,
+                                 [("data.maintainer", PASSWORD, [], "maintainer")],
+                                 models_path=str(models), config_path=str(config))
+    record_promotion(agent.store.db, "20260101-000000-livelive")
+    with TestClient(application) as client:
+        sign_in(client, "data.maintainer")
+        page = client.get("/staff/review?lang=en").text
+        token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        client.post("/staff/review/candidate", data={"csrf": token})
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            page = client.get("/staff/review?lang=en").text
+            if "Done" in page or "Failed" in page:
+                break
+            assert "Training" in page or "Comparing" in page
+            time.sleep(1)
+    assert "Done" in page, page[page.find("candidate"):][:2000]
+    assert "live " in page and "candidate " in page and "right unit" in page
+    assert len(list(models.iterdir())) == 2  # the candidate was saved beside the live one

@@ -22,6 +22,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_clarify_pct": "Tarkentava kysymys %", "col_messages": "Viestit",
         "no_data": "Ei tietoja.", "stat_ratings": "Asiakkaiden arviot (1-5)",
         "col_average_score": "Keskiarvo", "col_ratings": "Arvioita",
+        "candidate": "Uusi mallikandidaatti", "candidate_help": "Kouluttaa mallin nykyisestä "
+        "aineistosta ja vertaa sitä käytössä olevaan (taustalla, muutamia minuutteja).",
+        "start_candidate": "Kouluta ja vertaa", "refresh": "Päivitä tilanne",
+        "job_training": "Koulutetaan", "job_evaluating": "Verrataan",
+        "job_done": "Valmis", "job_failed": "Epäonnistui",
+        "gate_passed": "Kandidaatti läpäisi vertailun. Ota se käyttöön:",
         "review": "Tarkistettavat viestit", "review_help": "Viestit, joita avustaja ei ymmärtänyt "
         "varmasti (henkilötiedot peitetty). Valitse oikea aie: `bpbot data pull` vie valinnat "
         "koulutusaineistoon.", "review_reason": "Syy", "review_guess": "Mallin arvaus",
@@ -80,6 +86,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_clarify_pct": "Preciserande fråga %", "col_messages": "Meddelanden",
         "no_data": "Inga uppgifter.", "stat_ratings": "Kundernas betyg (1-5)",
         "col_average_score": "Medeltal", "col_ratings": "Betyg",
+        "candidate": "Ny modellkandidat", "candidate_help": "Tränar en modell på nuvarande "
+        "data och jämför den med den som används (i bakgrunden, några minuter).",
+        "start_candidate": "Träna och jämför", "refresh": "Uppdatera läget",
+        "job_training": "Tränas", "job_evaluating": "Jämförs",
+        "job_done": "Klar", "job_failed": "Misslyckades",
+        "gate_passed": "Kandidaten klarade jämförelsen. Ta den i bruk:",
         "review": "Meddelanden att granska", "review_help": "Meddelanden som assistenten inte "
         "var säker på (personuppgifter dolda). Välj rätt avsikt: `bpbot data pull` för in valen "
         "i träningsdata.", "review_reason": "Orsak", "review_guess": "Modellens gissning",
@@ -139,6 +151,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_clarify_pct": "Clarifying question %", "col_messages": "Messages",
         "no_data": "No data.", "stat_ratings": "Customer ratings (1-5)",
         "col_average_score": "Average", "col_ratings": "Ratings",
+        "candidate": "A new candidate model", "candidate_help": "Trains a model on the data "
+        "as it is now and compares it with the live one (in the background, a few minutes).",
+        "start_candidate": "Train and compare", "refresh": "Refresh the status",
+        "job_training": "Training", "job_evaluating": "Comparing",
+        "job_done": "Done", "job_failed": "Failed",
+        "gate_passed": "The candidate passed the gate. Make it live:",
         "review": "Messages to review", "review_help": "Messages the assistant was not sure "
         "of (personal data masked). Choose the right intent: `bpbot data pull` takes the "
         "labels into the training data.", "review_reason": "Reason",

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from bot import candidates
 from bot.notify.outbox import failed_deliveries
 from bot.server.deps import AgentDep
 from bot.server.security import client_key
@@ -274,7 +275,20 @@ def review_page(request: Request, agent: AgentDep) -> HTMLResponse:
                if i not in ("nlu_fallback", review.NOT_AN_ENQUIRY)]
     return page.render("staff/review.html", page.t["review"], intents=intents,
                        items=review.review_items(agent.store.db),
+                       job=candidates.latest(agent.store.db),
                        saved=request.query_params.get("saved") == "1")
+
+
+@router.post("/review/candidate")
+def review_candidate(request: Request, agent: AgentDep, csrf: FormField) -> Response:
+    """Train a candidate on the data as it is now and run the gate, in the background."""
+    page = Page(request, agent)
+    member = page.require()
+    if not member.may_review:
+        raise HTTPException(404, page.t["not_found"])
+    check_csrf(page.session, csrf, page.t["csrf"])
+    candidates.start(agent.store.db, agent.settings, member.username)
+    return page.redirect("/staff/review#candidate")
 
 
 @router.post("/review/label")
