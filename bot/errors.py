@@ -20,11 +20,14 @@ class ConfigFileError(BotError):
 
     code = "E001"
 
-    def __init__(self, path: str | Path, problem: str, key: str | None = None) -> None:
-        where = f"{path}" + (f", key '{key}'" if key else "")
+    def __init__(self, path: str | Path, problem: str, key: str | None = None,
+                 line: int | None = None) -> None:
+        where = f"{path}" + (f", line {line}" if line else "") + (f", key '{key}'" if key else "")
         super().__init__(f"{where}: {problem}")
         self.path = str(path)
         self.key = key
+        self.line = line
+        self.problem = problem
 
 
 class TrainingDataError(ConfigFileError):

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.constants import (
     MIN_EXAMPLES_CONVERSATIONAL,
     MIN_EXAMPLES_ROUTABLE,
@@ -25,7 +23,7 @@ from bot.errors import ConfigFileError
 from bot.nlu.training_data import Example, TrainingData, load_training_data
 from bot.routing import RoutingTable, load_routing
 from bot.scaffold import TODO
-from bot.yaml_io import read_yaml, yaml_files
+from bot.yaml_io import YamlPath, read_yaml, yaml_files, yaml_lines
 
 # Where validate_project looks for rules and test stories, relative to the project folder
 # (the folder of domain.yml), when they are not given.
@@ -37,7 +35,6 @@ BUILT_IN_INTENTS = frozenset({"nlu_fallback"})
 # Every response needs one variation per language, chosen by the `language` slot.
 RESPONSE_LANGUAGES: tuple[str, ...] = SUPPORTED_LANGUAGES
 
-YamlPath = tuple[str | int, ...]
 
 
 @dataclass
@@ -131,29 +128,6 @@ def check_domain(path: Path, data: TrainingData, report: ValidationReport) -> No
     for name in sorted(annotated - entities):
         report.errors.append(f"{path}: entity '{name}' is annotated in the data but not "
                              "declared under 'entities'.")
-
-
-def yaml_lines(path: str | Path) -> dict[YamlPath, int]:
-    """The line (from 1) of every key and list item of a YAML file, by its path of keys.
-
-    `("rules", 2, "steps", 0, "intent")` is the line of the first step's `intent:` key of
-    the third rule. Read the file with `read_yaml` first: this assumes valid YAML.
-    """
-    root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    lines: dict[YamlPath, int] = {}
-    todo: list[tuple[yaml.Node, YamlPath]] = [(root, ())] if root is not None else []
-    while todo:
-        node, here = todo.pop()
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                child = (*here, str(key.value))
-                lines[child] = key.start_mark.line + 1
-                todo.append((value, child))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                lines[(*here, i)] = item.start_mark.line + 1
-                todo.append((item, (*here, i)))
-    return lines
 
 
 def _line_of(example: Example) -> int | None:
@@ -255,12 +229,14 @@ def named_steps(path: str | Path, section: str) -> list[NamedStep]:
     lines = yaml_lines(path)
     label = "rule" if section == "rules" else "story"
     found: list[NamedStep] = []
-    for i, item in enumerate(raw.get(section) or []):
+    items = raw.get(section)
+    for i, item in enumerate(items if isinstance(items, list) else []):
         if not isinstance(item, dict):
-            continue
+            continue  # the loader reports the malformed item with its line
         owner = f"{label} '{item.get(label, i)}'"
         for part in ("condition", "steps"):
-            for j, step in enumerate(item.get(part) or []):
+            listed = item.get(part)
+            for j, step in enumerate(listed if isinstance(listed, list) else []):
                 for here, kind, name in _step_names(step, (section, i, part, j)):
                     found.append(NamedStep(kind, name, path, lines.get(here), owner))
     return found
@@ -372,11 +348,15 @@ def _project_paths(given: list[str | Path] | None, domain_path: Path,
 
 def _dialogue_steps(rules_paths: list[str | Path], story_paths: list[str | Path],
                     report: ValidationReport) -> list[NamedStep]:
+    from bot.dialogue.story_test import load_stories
+
     steps: list[NamedStep] = []
     for paths, section in ((rules_paths, "rules"), (story_paths, "stories")):
         try:
             for path in yaml_files(paths):
                 steps += named_steps(path, section)
+            if section == "stories" and paths:
+                load_stories(list(paths))  # its shape: each problem with file and line
         except ConfigFileError as exc:
             report.errors.append(str(exc))
     return steps

@@ -72,3 +72,37 @@ def validated(model: type[T], raw: Any, path: str | Path,
         elif found is not None and not isinstance(found, dict | list):
             detail += f" (found {found!r})"
         raise error_cls(path, detail, key) from exc
+
+
+YamlPath = tuple[str | int, ...]
+
+
+def yaml_lines(path: str | Path) -> dict[YamlPath, int]:
+    """The line (from 1) of every key and list item of a YAML file, by its path of keys.
+
+    `("rules", 2, "steps", 0, "intent")` is the line of the first step's `intent:` key of
+    the third rule. Read the file with `read_yaml` first: this assumes valid YAML.
+    """
+    root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    lines: dict[YamlPath, int] = {}
+    todo: list[tuple[yaml.Node, YamlPath]] = [(root, ())] if root is not None else []
+    while todo:
+        node, here = todo.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*here, str(key.value))
+                lines[child] = key.start_mark.line + 1
+                todo.append((value, child))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[(*here, i)] = item.start_mark.line + 1
+                todo.append((item, (*here, i)))
+    return lines
+
+
+def line_of(path: str | Path, *keys: str | int) -> int | None:
+    """The line of a key or list item of a YAML file (None when it cannot be found)."""
+    try:
+        return yaml_lines(path).get(tuple(keys))
+    except (OSError, yaml.YAMLError):
+        return None

@@ -269,3 +269,26 @@ def test_validation_cli_exit_code(small_project, monkeypatch, broken, exit_code)
         assert "error: " in result.output
         assert "'terace_permit'" in result.output
         assert "response 'utter_greet' has no sv variation" in result.output
+
+
+@pytest.mark.parametrize("name,text,needles", [
+    ("data/rules.yml", 'version: "3.1"\nrules:\n- rule: fine\n  steps:\n  - intent: greet\n'
+     "  - action: utter_greet\n- rule: broken\n  steps: 5\n",
+     ["rules.yml, line 7", "key 'broken'", "expected a non-empty list of steps"]),
+    ("data/rules.yml", 'version: "3.1"\nrules:\n- just a string\n',
+     ["rules.yml, line 3", "each rule needs 'rule: <name>' and 'steps'"]),
+    ("tests/stories/stories.yml", 'version: "3.1"\nstories:\n- story: x\n  steps:\n'
+     "  - user: hei\n    intent: greet\n  - 7\n", ["stories.yml, line 3", "unsupported step 7"]),
+    ("tests/stories/stories.yml", 'version: "3.1"\nstories:\n- 5\n',
+     ["stories.yml, line 3", "each story needs"]),
+    ("tests/stories/stories.yml", 'version: "3.1"\nstories: nope\n',
+     ["stories.yml, line 2", "'stories' must be a list"]),
+])
+def test_validation_malformed_rules_and_stories_name_file_and_line(small_project, name, text,
+                                                                     needles):
+    """Before: a malformed stories file raised AttributeError, a rules file TypeError."""
+    (small_project / name).write_text(text)
+    errors = _validate(small_project).errors
+    found = [e for e in errors if needles[0] in e]
+    assert len(found) == 1, errors
+    assert all(n in found[0] for n in needles[1:]), found[0]

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.dialogue.tracker import ACTION_LISTEN, Turn
 from bot.errors import RulesError
-from bot.yaml_io import read_yaml, yaml_files
+from bot.yaml_io import line_of, read_yaml, yaml_files
 
 _NO_VALUE = object()
 RULE_KEYS = {"rule", "steps", "condition", "conversation_start", "wait_for_user_input",
@@ -161,30 +161,49 @@ def load_rules(paths: list[str | Path]) -> list[Rule]:
         unknown = set(raw) - {"version", "rules", "nlu", "stories"}
         if unknown:
             raise RulesError(path, f"unsupported top-level keys {sorted(unknown)}")
-        for i, item in enumerate(raw.get("rules") or []):
-            where = f"rules.{i}"
-            if not isinstance(item, dict) or "rule" not in item:
-                raise RulesError(path, "each rule needs 'rule: <name>' and 'steps'", where)
-            extra = set(item) - RULE_KEYS
-            if extra:
-                raise RulesError(path, f"unsupported keys {sorted(extra)}", item["rule"])
-            leading, steps = _parse_steps(item.get("steps"), str(item["rule"]), path)
-            conditions = [
-                _state_check(c[k], f"{item['rule']}.condition", path, k)
-                for c in item.get("condition") or [] for k in c
-                if k in ("active_loop", "slot_was_set")
-            ]
-            for c in item.get("condition") or []:
-                if not isinstance(c, dict) or set(c) - {"active_loop", "slot_was_set"}:
-                    raise RulesError(path, "a condition is 'active_loop: name' or "
-                                     "'slot_was_set: [...]'", f"{item['rule']}.condition")
-            if not steps:
-                raise RulesError(path, "a rule needs at least one intent or action step",
-                                 str(item["rule"]))
-            rules.append(Rule(str(item["rule"]), steps, conditions + leading,
-                              bool(item.get("conversation_start", False)),
-                              bool(item.get("wait_for_user_input", True)), str(path)))
+        items = raw.get("rules") or []
+        if not isinstance(items, list):
+            raise RulesError(path, "'rules' must be a list of '- rule: <name>' items", "rules",
+                             line_of(path, "rules"))
+        for i, item in enumerate(items):
+            try:
+                rules.append(_rule(path, i, item))
+            except RulesError as exc:
+                if exc.line is not None:
+                    raise
+                raise RulesError(path, exc.problem, exc.key,
+                                 line_of(path, "rules", i)) from None
     return rules
+
+
+def _rule(path: Path, i: int, item: Any) -> Rule:
+    """One item of a rules file as a Rule.
+
+    Raises:
+        RulesError: naming the problem (the caller adds the line).
+    """
+    where = f"rules.{i}"
+    if not isinstance(item, dict) or "rule" not in item:
+        raise RulesError(path, "each rule needs 'rule: <name>' and 'steps'", where)
+    extra = set(item) - RULE_KEYS
+    if extra:
+        raise RulesError(path, f"unsupported keys {sorted(extra)}", item["rule"])
+    leading, steps = _parse_steps(item.get("steps"), str(item["rule"]), path)
+    for c in item.get("condition") or []:
+        if not isinstance(c, dict) or set(c) - {"active_loop", "slot_was_set"}:
+            raise RulesError(path, "a condition is 'active_loop: name' or "
+                             "'slot_was_set: [...]'", f"{item['rule']}.condition")
+    conditions = [
+        _state_check(c[k], f"{item['rule']}.condition", path, k)
+        for c in item.get("condition") or [] for k in c
+        if k in ("active_loop", "slot_was_set")
+    ]
+    if not steps:
+        raise RulesError(path, "a rule needs at least one intent or action step",
+                         str(item["rule"]))
+    return Rule(str(item["rule"]), steps, conditions + leading,
+                bool(item.get("conversation_start", False)),
+                bool(item.get("wait_for_user_input", True)), str(path))
 
 
 class RulePolicy:

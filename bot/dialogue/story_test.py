@@ -16,7 +16,7 @@ from typing import Any
 from bot.agent import Agent
 from bot.dialogue.tracker import ACTION_LISTEN
 from bot.errors import ConfigFileError
-from bot.yaml_io import read_yaml, yaml_files
+from bot.yaml_io import line_of, read_yaml, yaml_files
 
 STORY_REPORT_FILE = "story_report.json"
 _STEP_KEYS = {"user", "intent", "action", "slot_was_set", "active_loop", "bot", "metadata"}
@@ -74,34 +74,60 @@ def load_stories(paths: list[str | Path]) -> list[Story]:
     stories: list[Story] = []
     for path in yaml_files(paths):
         raw = read_yaml(path) or {}
-        for i, item in enumerate(raw.get("stories") or []):
-            name = str(item.get("story") or f"stories.{i}")
-            metadata = item.get("metadata") or {}
-            steps: list[StoryStep] = []
-            for j, step in enumerate(item.get("steps") or []):
-                where = f"{name}.steps.{j}"
-                if not isinstance(step, dict) or set(step) - _STEP_KEYS:
-                    raise ConfigFileError(path, f"unsupported step {step!r}; expected user "
-                                          "(with optional intent), action, slot_was_set or "
-                                          "active_loop", where)
-                if "user" in step:
-                    steps.append(StoryStep(str(step["user"]).strip(), step.get("intent")))
-                    continue
-                if not steps:
-                    raise ConfigFileError(path, "a story starts with a user step", where)
-                if "action" in step:
-                    steps[-1].expected.append(("action", str(step["action"])))
-                elif "slot_was_set" in step:
-                    for slot in step["slot_was_set"]:
-                        pair = (next(iter(slot.items())) if isinstance(slot, dict)
-                                else (slot, ...))
-                        steps[-1].expected.append(("slot", pair))
-                elif "active_loop" in step:
-                    steps[-1].expected.append(("active_loop", step["active_loop"]))
-                elif "intent" in step:
-                    raise ConfigFileError(path, "'intent' belongs to a user step", where)
-            stories.append(Story(name, metadata.get("language"), steps, str(path)))
+        if not isinstance(raw, dict):
+            raise ConfigFileError(path, "expected a mapping with 'version' and 'stories'")
+        items = raw.get("stories")
+        if items is None:
+            continue  # a file of rules or NLU data beside the stories
+        if not isinstance(items, list):
+            raise ConfigFileError(path, "'stories' must be a list of '- story: <name>' items "
+                                        "with 'steps'", "stories", line_of(path, "stories"))
+        for i, item in enumerate(items):
+            try:
+                stories.append(_story(path, i, item))
+            except ConfigFileError as exc:
+                if exc.line is not None:
+                    raise
+                raise ConfigFileError(path, exc.problem, exc.key,
+                                      line_of(path, "stories", i)) from None
     return stories
+
+
+def _story(path: Path, i: int, item: Any) -> Story:
+    """One item of a stories file.
+
+    Raises:
+        ConfigFileError: naming the problem (the caller adds the line).
+    """
+    if not isinstance(item, dict) or not isinstance(item.get("steps"), list):
+        raise ConfigFileError(path, "each story needs 'story: <name>' and a list of "
+                                    "'steps'", f"stories.{i}")
+    name = str(item.get("story") or f"stories.{i}")
+    metadata = item.get("metadata") or {}
+    steps: list[StoryStep] = []
+    for j, step in enumerate(item.get("steps") or []):
+        where = f"{name}.steps.{j}"
+        if not isinstance(step, dict) or set(step) - _STEP_KEYS:
+            raise ConfigFileError(path, f"unsupported step {step!r}; expected user "
+                                  "(with optional intent), action, slot_was_set or "
+                                  "active_loop", where)
+        if "user" in step:
+            steps.append(StoryStep(str(step["user"]).strip(), step.get("intent")))
+            continue
+        if not steps:
+            raise ConfigFileError(path, "a story starts with a user step", where)
+        if "action" in step:
+            steps[-1].expected.append(("action", str(step["action"])))
+        elif "slot_was_set" in step:
+            for slot in step["slot_was_set"]:
+                pair = (next(iter(slot.items())) if isinstance(slot, dict)
+                        else (slot, ...))
+                steps[-1].expected.append(("slot", pair))
+        elif "active_loop" in step:
+            steps[-1].expected.append(("active_loop", step["active_loop"]))
+        elif "intent" in step:
+            raise ConfigFileError(path, "'intent' belongs to a user step", where)
+    return Story(name, metadata.get("language"), steps, str(path))
 
 
 def _actions_after_user(agent: Agent, sender: str) -> tuple[list[str], Any]:
