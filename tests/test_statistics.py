@@ -62,6 +62,10 @@ def test_statistics_match_the_database(app):
     assert tables["open_by_age"].rows == [["<1", 1], ["1-3", 0], ["3-7", 0], [">7", 2]]
     assert tables["reroutes"].rows == [["streets", "building-control", 1]]
     assert sum(n for _, n in tables["per_week"].rows) == 3
+    by_unit = [(unit, n) for _, unit, n in tables["per_week_unit"].rows]
+    assert sum(n for _, n in by_unit) == 3 and {u for u, _ in by_unit} == {"streets",
+                                                                          "employment"}
+    assert sorted(r[1] for r in tables["per_week_language"].rows) == ["en", "fi", "sv"]
 
 
 def test_working_days_skip_weekends_and_public_holidays():

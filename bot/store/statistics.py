@@ -89,7 +89,11 @@ def compute(db: Database, promised_days: dict[str, int], now: datetime | None = 
             .order_by(ConversationEvent.id.desc()).limit(20000))
             if not str(d.get("text") or "").startswith("/")]
     return [_per_unit(enquiries), _per_week(enquiries), _per_language(enquiries),
-            _per_topic(enquiries), _response(enquiries, promised_days, now),
+            _per_topic(enquiries),
+            _per_week_and(enquiries, "per_week_unit", "unit"),
+            _per_week_and(enquiries, "per_week_topic", "intent"),
+            _per_week_and(enquiries, "per_week_language", "language"),
+            _response(enquiries, promised_days, now),
             _open_by_age(open_ones, now), _reroutes(corrections), _unsure_rate(parses),
             Table("ratings", ["unit", "average_score", "ratings"],
                   [list(r) for r in ratings.per_unit(db)])]
@@ -104,6 +108,15 @@ def _per_unit(enquiries: list[Enquiry]) -> Table:
 def _per_week(enquiries: list[Enquiry]) -> Table:
     counts = Counter(_week(_aware(e.created_at)) for e in enquiries)
     return Table("per_week", ["week", "enquiries"], [[w, counts[w]] for w in sorted(counts)])
+
+
+def _per_week_and(enquiries: list[Enquiry], name: str, column: str) -> Table:
+    """Enquiries per week and unit, topic or language (`column`: the attribute)."""
+    counts = Counter((_week(_aware(e.created_at)), str(getattr(e, column) or "-"))
+                     for e in enquiries)
+    label = "topic" if column == "intent" else column
+    return Table(name, ["week", label, "enquiries"],
+                 [[w, v, n] for (w, v), n in sorted(counts.items())])
 
 
 def _per_language(enquiries: list[Enquiry]) -> Table:

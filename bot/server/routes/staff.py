@@ -308,7 +308,8 @@ def review_label(request: Request, agent: AgentDep, text: FormField, language: F
 
 
 # Which column a table's bar chart shows (the label is the first column; re-routes: both).
-_CHART_VALUE = {"reroutes": 2}
+_CHART_VALUE = {"reroutes": 2, "per_week_unit": 2, "per_week_topic": 2,
+                "per_week_language": 2}
 _UNIT_COLUMNS = {"unit", "from_unit", "to_unit"}
 
 
@@ -335,8 +336,9 @@ def statistics_page(request: Request, agent: AgentDep) -> HTMLResponse:
     charts = []
     for t in tables:
         value = _CHART_VALUE.get(t.name, 1)
-        if t.name == "reroutes":
-            chart = [(f"{r[0]} → {r[1]}", float(r[value] or 0)) for r in t.rows]
+        if value == 2:  # two label columns: "from → to", "week · unit"
+            joint = " → " if t.name == "reroutes" else " · "
+            chart = [(f"{r[0]}{joint}{r[1]}", float(r[value] or 0)) for r in t.rows]
         else:
             chart = t.chart(value)
         charts.append((t, chart))
