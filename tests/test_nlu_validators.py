@@ -7,9 +7,13 @@ BUSINESS_IDS = [("3416721-2", True), ("1068403-9", True), ("0737546-2", True),
                 ("1234567-8", False), ("3416721-3", False), ("34167-2", False),
                 ("341672-2", True), ("abc", False)]
 PERSONAL_IDS = [("131052-308T", True), ("131052A308T", True), ("131052-308U", False),
-                ("321352-308T", False)]
+                ("321352-308T", False),
+                ("310290-123T", False)]  # the right control character, but 31 February
 PHONES = [("040 123 4567", "+358401234567"), ("+358 50 765 4321", "+358507654321"),
-          ("09 123 4567", "+35891234567"), ("12", None), ("4567", None)]
+          ("09 123 4567", "+35891234567"), ("12", None), ("4567", None),
+          ("+46 8 123 456 78", "+46812345678"),  # Swedish: before, rejected
+          ("+47 22 12 34 56", "+4722123456"),  # Norwegian
+          ("0123456", None)]  # before, accepted
 
 
 @pytest.mark.parametrize("value,valid", BUSINESS_IDS)
