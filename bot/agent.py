@@ -127,7 +127,6 @@ class Agent:
             weakref.WeakValueDictionary())
         self._nlu: FairExecutor | None = None  # started by the first message
         self._db_threads: ThreadPoolExecutor | None = None
-        self._leases: set[str] = set()  # leases of turns running in this process
         self.store_failed_at: float | None = None  # when the database last refused work
 
     @classmethod
@@ -371,18 +370,18 @@ class Agent:
                 with runtime.active(self.runtime):
                     return await self._turn(sender_id, text, lease, events, metadata,
                                             input_channel, client or sender_id)
-            finally:
-                if lease in self._leases:  # the turn failed before storing: end it now
-                    self._leases.discard(lease)
+            except BaseException:
+                if lease is not None:  # the turn failed before storing (which ends it)
                     await self.in_db(self.store.release, sender_id, lease)
+                raise
 
     async def in_db(self, function: Callable[..., T], *args: Any) -> T:
         """Run blocking database work in the database threads, never on the event loop.
 
         There are as many threads as pooled connections (one for SQLite), so a burst of
-        turns queues here
-        (without blocking the loop) rather than in the pool. The context (the runtime of
-        the turn) goes along. sqlalchemy's pool TimeoutError becomes ServerBusyError.
+        turns queues here (without blocking the loop) rather than in the pool. The context
+        (the runtime of the turn) goes along. sqlalchemy's pool TimeoutError becomes
+        ServerBusyError.
         """
         if self._db_threads is None:
             # SQLite has one writer at a time: writers in several threads would only wait
@@ -450,7 +449,6 @@ class Agent:
                                       "handled.")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
-        self._leases.add(lease)
         return lease, events
 
     async def _turn(self, sender_id: str, text: str, lease: str | None,
@@ -467,7 +465,6 @@ class Agent:
             input_channel=input_channel, metadata=metadata)
         await self.in_db(self.store.append, sender_id, tracker.events[start:], start,
                          tracker.get_slot(LANGUAGE_SLOT), lease)
-        self._leases.discard(lease)
         return [{"recipient_id": sender_id, **{k: v for k, v in m.items() if k != "response"}}
                 for m in messages], tracker
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import select, update
 
@@ -62,7 +61,7 @@ def _set(db: Database, job_id: int, **values: object) -> None:
 def run(db: Database, settings: Settings, job_id: int) -> None:
     """Train a candidate on the project's data, then compare it with the live model."""
     from bot.config import load_config
-    from bot.gate import compare, evaluate
+    from bot.gate import run_gate
     from bot.registry import live_model_id, models
     from bot.training import train_project
 
@@ -73,12 +72,10 @@ def run(db: Database, settings: Settings, job_id: int) -> None:
         path, _ = train_project(settings.config_path, [DEFAULT_DATA_PATH],
                                 settings.models_path, report=report)
         _set(db, job_id, state="evaluating", step="the regression gate", model_id=path.name)
-        gate = load_config(settings.config_path).gate
-        candidate = evaluate(path, settings, gate)
         live = live_model_id(db)
         found = {m.model_id: m.path for m in models(settings.models_path)}
-        current = evaluate(Path(found[live]), settings, gate) if live in found else None
-        result = compare(candidate, current, gate)
+        result = run_gate(path, found.get(live) if live else None, settings,
+                          load_config(settings.config_path).gate)
         _set(db, job_id, state="done", step=None, report=result.as_dict(),
              finished_at=datetime.now(UTC))
     except Exception as exc:  # noqa: BLE001 - the page shows it; the log has the details

@@ -67,7 +67,8 @@ models_app = typer.Typer(help="Trained models: list them, promote a candidate th
 app.add_typer(models_app, name="models")
 
 
-def _registry_db() -> Any:
+def _database() -> Any:
+    """The configured database (BPBOT_DATABASE_URL)."""
     from bot.settings import get_settings
     from bot.store.db import Database
 
@@ -81,7 +82,7 @@ def models_list_cli() -> None:
     from bot.settings import get_settings
 
     settings = get_settings()
-    live = live_model_id(_registry_db())
+    live = live_model_id(_database())
     found = models(settings.models_path)
     if not found:
         typer.echo(f"No models in {settings.models_path}/; `bpbot train` makes one.")
@@ -104,7 +105,7 @@ def models_promote_cli(
         config: ConfigOpt = Path(DEFAULT_CONFIG_PATH)) -> None:
     """Compare a candidate with the live model (held-out enquiries, stories); make it live."""
     from bot.config import load_config
-    from bot.gate import compare, evaluate
+    from bot.gate import run_gate
     from bot.registry import live_model_id, models, record_promotion
     from bot.settings import get_settings
 
@@ -113,7 +114,7 @@ def models_promote_cli(
                     fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
     settings = get_settings()
-    db = _registry_db()
+    db = _database()
     found = {info.model_id: info for info in models(settings.models_path)}
     if not found:
         typer.secho(f"Error: no models in {settings.models_path}/; run `bpbot train` first.",
@@ -129,16 +130,10 @@ def models_promote_cli(
         typer.echo(f"{chosen} is already live.")
         return
     try:
-        gate = load_config(config).gate
-        typer.echo(f"Evaluating candidate {chosen} ...")
-        candidate = evaluate(found[chosen].path, settings, gate)
-        current = None
-        if live is not None and live in found:
-            typer.echo(f"Evaluating live model {live} ...")
-            current = evaluate(found[live].path, settings, gate)
+        result = run_gate(found[chosen].path, found[live].path if live in found else None,
+                          settings, load_config(config).gate, typer.echo)
     except BotError as exc:
         _fail(exc)
-    result = compare(candidate, current, gate)
     typer.echo(result.table)
     for why in result.reasons:
         typer.secho(f"  refused: {why}", fg=typer.colors.RED)
@@ -157,7 +152,7 @@ def models_rollback_cli(reason: Annotated[str | None, typer.Option(
     """Make the model that was live before the current one live again."""
     from bot.registry import promotions, record_promotion
 
-    db = _registry_db()
+    db = _database()
     history = promotions(db)
     if not history or not history[0].previous_model_id:
         typer.secho("Error: there is no earlier live model to go back to.",
@@ -233,7 +228,7 @@ def _live_model() -> Path:
     url = settings.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return Path(settings.models_path)  # no database yet, nothing promoted: the newest
-    return live_model_path(_registry_db(), settings.models_path)
+    return live_model_path(_database(), settings.models_path)
 
 
 def _story_report(model: Path | None, stories: Path, out: Path) -> bool:
@@ -440,7 +435,6 @@ def staff_add_cli(
     """Create a staff account (the password is stored as an argon2 hash)."""
     from bot.routing import load_routing
     from bot.settings import get_settings
-    from bot.store.db import Database
     from bot.store.staff import StaffError, add_staff
 
     settings = get_settings()
@@ -450,7 +444,7 @@ def staff_add_cli(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         units = set(load_routing(settings.routing_path).units)
-        member = add_staff(Database(settings.database_url), username, password, unit or [],
+        member = add_staff(_database(), username, password, unit or [],
                            is_admin=admin, language=language, known_units=units,
                            role=role)
     except (StaffError, BotError) as exc:
@@ -464,7 +458,7 @@ def _staff_change(change: Any, username: str, done: str, *args: Any) -> None:
     from bot.store.staff import StaffError
 
     try:
-        change(_registry_db(), username.strip().lower(), *args)
+        change(_database(), username.strip().lower(), *args)
     except StaffError as exc:
         typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
@@ -484,7 +478,7 @@ def staff_list_cli() -> None:
     """Every staff account: units, language, disabled or locked."""
     from bot.store.staff import list_staff
 
-    for member, disabled, locked in list_staff(_registry_db()):
+    for member, disabled, locked in list_staff(_database()):
         scope = "every unit (admin)" if member.is_admin else ", ".join(member.units)
         state = "disabled" if disabled else ("locked" if locked else "active")
         typer.echo(f"{member.username:<24} {state:<9} {member.language}  {scope}")
@@ -516,7 +510,6 @@ def corrections_export_cli(out: Annotated[Path | None, typer.Option(
     """Write staff re-routings as Rasa NLU YAML suggestions (personal data removed)."""
     from bot.routing import load_routing
     from bot.settings import get_settings
-    from bot.store.db import Database
     from bot.store.staff import corrections_as_nlu
 
     settings = get_settings()
@@ -524,7 +517,7 @@ def corrections_export_cli(out: Annotated[Path | None, typer.Option(
     by_unit: dict[str, list[str]] = {}
     for intent, route in table.routes.items():
         by_unit.setdefault(route.unit, []).append(intent)
-    text = corrections_as_nlu(Database(settings.database_url), by_unit)
+    text = corrections_as_nlu(_database(), by_unit)
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -576,10 +569,9 @@ def outbox_retry_cli(reference: Annotated[str | None, typer.Option(
 def _outbox_worker() -> Any:
     from bot.notify.outbox import OutboxWorker
     from bot.settings import get_settings
-    from bot.store.db import Database
 
     settings = get_settings()
-    return OutboxWorker(Database(settings.database_url), settings)
+    return OutboxWorker(_database(), settings)
 
 
 import_app = typer.Typer(help="Bring other projects in.", no_args_is_help=True)
@@ -668,7 +660,7 @@ def data_pull_cli(out: Annotated[Path, typer.Option(
     """Write the review inbox's new labels into <data>/<language>/review.yml (each once)."""
     from bot.store.review import pull
 
-    added = pull(_registry_db(), out)
+    added = pull(_database(), out)
     if not added:
         typer.echo("No new labels.")
         return
@@ -683,11 +675,10 @@ def purge_cli(days: Annotated[int | None, typer.Option(
               ) -> None:
     """Delete conversations and enquiries older than the retention period."""
     from bot.settings import get_settings
-    from bot.store.db import Database
     from bot.store.privacy import purge
 
     settings = get_settings()
-    removed = purge(Database(settings.database_url), days or settings.retention_days)
+    removed = purge(_database(), days or settings.retention_days)
     typer.echo(f"Purged {removed.enquiries} enquiries, {removed.conversations} conversations "
                f"({removed.events} events), {removed.notifications} notifications and "
                f"{removed.corrections} routing corrections.")
@@ -698,15 +689,13 @@ def erase_cli(email: Annotated[str | None, typer.Option("--email")] = None,
               reference: Annotated[str | None, typer.Option("--reference")] = None,
               sender: Annotated[str | None, typer.Option("--sender")] = None) -> None:
     """Remove one person's data (by e-mail, enquiry reference or conversation) everywhere."""
-    from bot.settings import get_settings
-    from bot.store.db import Database
     from bot.store.privacy import erase
 
     if not (email or reference or sender):
         typer.secho("Error: give --email, --reference or --sender.", fg=typer.colors.RED,
                     err=True)
         raise typer.Exit(2)
-    removed = erase(Database(get_settings().database_url), email=email, reference=reference,
+    removed = erase(_database(), email=email, reference=reference,
                     sender_id=sender)
     typer.echo(f"Erased {removed.enquiries} enquiries, {removed.conversations} conversations "
                f"({removed.events} events), {removed.notifications} notifications and "

@@ -51,11 +51,6 @@ class FairExecutor:
         self._running_of: dict[str, int] = {}
         self.max_running_per_key = max(1, threads - 1)
 
-    @property
-    def waiting(self) -> int:
-        """Jobs waiting for a thread."""
-        return self._waiting
-
     async def run(self, key: str, function: Callable[..., T], *args: Any) -> T:
         """Run `function(*args)` in a thread when it is `key`'s turn; return its result.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,18 @@ def _play_stories(result: Evaluation, router: Router, settings: Settings,
         score.stories_passed += outcome.passed
         if not outcome.passed:
             result.failed_stories.append(outcome.story)
+
+
+def run_gate(candidate: Path, live: Path | None, settings: Settings, gate: GateConfig,
+             say: Callable[[str], None] = lambda _: None) -> GateResult:
+    """Evaluate the candidate (and the live model, when there is one) and compare them."""
+    say(f"Evaluating candidate {candidate.name} ...")
+    new = evaluate(candidate, settings, gate)
+    current = None
+    if live is not None:
+        say(f"Evaluating live model {live.name} ...")
+        current = evaluate(live, settings, gate)
+    return compare(new, current, gate)
 
 
 def compare(candidate: Evaluation, live: Evaluation | None, gate: GateConfig) -> GateResult:

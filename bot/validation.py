@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +18,7 @@ from bot.dialogue.domain import LANGUAGE_SLOT, Domain, load_domain
 from bot.dialogue.processor import BUILT_IN_ACTIONS
 from bot.dialogue.rules import Rule, load_rules
 from bot.errors import ConfigFileError
-from bot.nlu.training_data import Example, TrainingData, load_training_data
+from bot.nlu.training_data import Example, TrainingData, example_key, load_training_data
 from bot.routing import RoutingTable, load_routing
 from bot.scaffold import TODO
 from bot.yaml_io import YamlPath, read_yaml, yaml_files, yaml_lines
@@ -48,13 +46,6 @@ class ValidationReport:
     def ok(self) -> bool:
         """True when nothing blocks training."""
         return not self.errors
-
-
-def example_key(text: str) -> str:
-    """An example as compared for duplicates: case, punctuation and diacritics ignored."""
-    plain = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^\w\s]|_", " ", plain).split())
 
 
 def check_data(data: TrainingData, table: RoutingTable, report: ValidationReport,

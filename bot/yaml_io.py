@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from bot.errors import ConfigFileError
 
 T = TypeVar("T", bound=BaseModel)
+Item = TypeVar("Item")
 
 
 def read_yaml(path: str | Path, error_cls: type[ConfigFileError] = ConfigFileError) -> Any:
@@ -106,3 +108,20 @@ def line_of(path: str | Path, *keys: str | int) -> int | None:
         return yaml_lines(path).get(tuple(keys))
     except (OSError, yaml.YAMLError):
         return None
+
+
+def parse_items(path: str | Path, section: str, items: list[Any],
+                parse: Callable[[int, Any], Item]) -> list[Item]:
+    """`parse(index, item)` for each item of the list `section` of a YAML file.
+
+    A ConfigFileError (or subclass) from `parse` without a line gets the item's line.
+    """
+    parsed: list[Item] = []
+    for i, item in enumerate(items):
+        try:
+            parsed.append(parse(i, item))
+        except ConfigFileError as exc:
+            if exc.line is not None:
+                raise
+            raise type(exc)(path, exc.problem, exc.key, line_of(path, section, i)) from None
+    return parsed

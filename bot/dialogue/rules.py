@@ -10,12 +10,13 @@ lengths the rule with more conditions wins, then the rule declared first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bot.dialogue.tracker import ACTION_LISTEN, Turn
 from bot.errors import RulesError
-from bot.yaml_io import line_of, read_yaml, yaml_files
+from bot.yaml_io import line_of, parse_items, read_yaml, yaml_files
 
 _NO_VALUE = object()
 RULE_KEYS = {"rule", "steps", "condition", "conversation_start", "wait_for_user_input",
@@ -165,14 +166,7 @@ def load_rules(paths: list[str | Path]) -> list[Rule]:
         if not isinstance(items, list):
             raise RulesError(path, "'rules' must be a list of '- rule: <name>' items", "rules",
                              line_of(path, "rules"))
-        for i, item in enumerate(items):
-            try:
-                rules.append(_rule(path, i, item))
-            except RulesError as exc:
-                if exc.line is not None:
-                    raise
-                raise RulesError(path, exc.problem, exc.key,
-                                 line_of(path, "rules", i)) from None
+        rules += parse_items(path, "rules", items, partial(_rule, path))
     return rules
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bot.agent import Agent
 from bot.dialogue.tracker import ACTION_LISTEN
 from bot.errors import ConfigFileError
-from bot.yaml_io import line_of, read_yaml, yaml_files
+from bot.yaml_io import line_of, parse_items, read_yaml, yaml_files
 
 STORY_REPORT_FILE = "story_report.json"
 _STEP_KEYS = {"user", "intent", "action", "slot_was_set", "active_loop", "bot", "metadata"}
@@ -82,14 +83,7 @@ def load_stories(paths: list[str | Path]) -> list[Story]:
         if not isinstance(items, list):
             raise ConfigFileError(path, "'stories' must be a list of '- story: <name>' items "
                                         "with 'steps'", "stories", line_of(path, "stories"))
-        for i, item in enumerate(items):
-            try:
-                stories.append(_story(path, i, item))
-            except ConfigFileError as exc:
-                if exc.line is not None:
-                    raise
-                raise ConfigFileError(path, exc.problem, exc.key,
-                                      line_of(path, "stories", i)) from None
+        stories += parse_items(path, "stories", items, partial(_story, path))
     return stories
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,3 +229,10 @@ def load_training_data(paths: list[str | Path]) -> TrainingData:
         digest.update(path.read_bytes())
     data.fingerprint = digest.hexdigest()
     return data
+
+
+def example_key(text: str) -> str:
+    """An example as compared for duplicates: case, punctuation and diacritics ignored."""
+    plain = unicodedata.normalize("NFKD", text.lower())
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w\s]|_", " ", plain).split())

@@ -82,9 +82,3 @@ def _over(wait: int | None, current: int, previous: int, per_minute: int, now: f
     if previous * still_counted + current > per_minute:
         return max(wait or 0, int(WINDOW_S - now % WINDOW_S) + 1)
     return wait
-
-
-def clear(db: Database, key: str) -> None:
-    """Forget the counts of `key` (an admin clearing a sign-in lockout)."""
-    with db.engine.begin() as connection:
-        connection.execute(delete(_TABLE).where(_TABLE.c.key == key))

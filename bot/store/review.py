@@ -18,10 +18,10 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
+from bot.nlu.training_data import example_key
 from bot.store.db import Database
 from bot.store.models import ConversationEvent, ReviewLabel, RoutingCorrection
 from bot.store.staff import strip_personal_data
-from bot.validation import example_key
 
 REVIEW_CONFIDENCE = 0.7
 NOT_AN_ENQUIRY = "out_of_scope"  # the intent "not an enquiry" labels go to
@@ -44,7 +44,8 @@ class ReviewItem:
     count: int = 1
 
 
-def _reason(parse: dict[str, Any]) -> str | None:
+def unsure_reason(parse: dict[str, Any]) -> str | None:
+    """Why a parse is worth a maintainer's look (fallback, clarify, ...), or None."""
     intent = (parse.get("intent") or {}).get("name")
     routing = parse.get("routing") or {}
     if intent == "nlu_fallback":
@@ -71,7 +72,7 @@ def review_items(db: Database, limit: int = 200) -> list[ReviewItem]:
         for data in events:
             text = str(data.get("text") or "")
             parse = data.get("parse_data") or {}
-            reason = _reason(parse) if not text.startswith("/") else None
+            reason = unsure_reason(parse) if not text.startswith("/") else None
             if reason is None:
                 continue
             routing = parse.get("routing") or {}

@@ -19,7 +19,7 @@ from bot.routing.public_holidays import is_public_holiday
 from bot.store import ratings
 from bot.store.db import Database
 from bot.store.models import ConversationEvent, Enquiry, RoutingCorrection
-from bot.store.review import _reason
+from bot.store.review import unsure_reason
 
 WEEKS = 8
 AGE_BUCKETS = ((1, "<1"), (3, "1-3"), (7, "3-7"), (None, ">7"))  # days
@@ -169,7 +169,7 @@ def _unsure_rate(parses: list[dict[str, Any]]) -> Table:
         lang = (parse.get("language") or {}).get("name") or "fi"
         counter = by_lang.setdefault(lang, Counter())
         counter["all"] += 1
-        reason = _reason(parse)
+        reason = unsure_reason(parse)
         if reason in ("fallback", "clarify"):
             counter[reason] += 1
     for lang in ("fi", "sv", "en"):

@@ -133,12 +133,10 @@ class SQLTrackerStore:
         from sqlalchemy.dialects import postgresql, sqlite
 
         now = datetime.now(UTC)
-        values = {"sender_id": sender_id, "created_at": now, "updated_at": now,
-                  "event_count": 0, "token_salt": secrets.token_hex(16)}
-        if self.db.dialect == "postgresql":
-            return postgresql.insert(_CONVERSATIONS).values(**values).on_conflict_do_nothing(
-                index_elements=["sender_id"])
-        return sqlite.insert(_CONVERSATIONS).values(**values).on_conflict_do_nothing(
+        dialect_insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
+        return dialect_insert(_CONVERSATIONS).values(
+            sender_id=sender_id, created_at=now, updated_at=now, event_count=0,
+            token_salt=secrets.token_hex(16)).on_conflict_do_nothing(
             index_elements=["sender_id"])
 
     def append(self, sender_id: str, events: list[dict[str, Any]], start_seq: int,
@@ -169,7 +167,7 @@ class SQLTrackerStore:
                  "data": mask_event(event)} for offset, event in enumerate(events)]
         changed = connection.execute(_UPDATE_CONVERSATION, {
             "sid": sender_id, "now": now, "count": count, "language": language or None,
-        }).rowcount  # the row exists when the turn took its lease
+        }).rowcount  # the row exists after the first turn, or once a lease was taken
         if not changed:
             connection.execute(_INSERT_CONVERSATION, {
                 "sender_id": sender_id, "created_at": now, "updated_at": now,
