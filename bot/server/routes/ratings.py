@@ -26,7 +26,9 @@ TEXTS = {
            "comment": "Would you like to tell us more? (optional)", "send": "Send",
            "saved": "Thank you for your feedback.", "score": "Rating"},
 }
-NOT_FOUND = "No such rating link; it may have been mistyped or the enquiry deleted."
+NOT_FOUND = ("Arviointilinkkiä ei löydy; se voi olla katkennut tai kysely poistettu. / "
+             "Betygslänken hittades inte; den kan vara avbruten eller ärendet raderat. / "
+             "No such rating link; it may have been mistyped or the enquiry deleted.")
 
 
 def _page(request: Request, lang: str, reference: str, token: str, score: int,
