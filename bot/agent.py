@@ -177,7 +177,6 @@ class Agent:
                                   float(parsed["intent"]["confidence"])):
             parsed["intent"] = {"name": FORM_ANSWER_INTENT,
                                 "confidence": parsed["intent"]["confidence"]}
-        parsed.pop("lemmas", None)
         # As in Rasa, the ranking starts with the intent decided (rasa-sdk reads it there).
         chosen = {**parsed["intent"], "confidence": round(parsed["intent"]["confidence"], 4)}
         ranking = [{**r, "confidence": round(r["confidence"], 4)}
@@ -404,7 +403,7 @@ class Agent:
     async def in_nlu(self, client: str, function: Callable[..., T], *args: Any) -> T:
         """Run NLU work in the NLU threads, fairly between clients (bounded queue).
 
-        The NLU is CPU work in C (the embedding engine, spaCy) that releases the GIL: in its
+        The NLU is CPU work in C (the embedding engine) that releases the GIL: in its
         own thread it overlaps other conversations' turns instead of blocking the loop.
         """
         if self._nlu is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from bot.errors import ConfigFileError, UnknownComponentError
 from bot.yaml_io import read_yaml, validated
@@ -62,7 +62,10 @@ class EntityExtractorConfig(_Strict):
     """Settings of the entity extractor."""
 
     name: Literal["EntityExtractor"] = Field("EntityExtractor", title="Component name")
-    finnish_pipeline: bool = Field(True, title="Use spacy-fi-experimental-web-md for Finnish")
+    finnish_lemmas: bool = Field(
+        True, title="Match Finnish lookup entities on base forms (Voikko)",
+        # `finnish_pipeline` named the spaCy pipeline that gave the base forms before.
+        validation_alias=AliasChoices("finnish_lemmas", "finnish_pipeline"))
 
 
 COMPONENTS: dict[str, type[_Strict]] = {

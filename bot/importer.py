@@ -24,7 +24,7 @@ RASA_COMPONENTS: dict[str, tuple[str | None, str]] = {
     "WhitespaceTokenizer": (None, "not needed: the sentence embeddings tokenize themselves"),
     "SpacyTokenizer": (None, "not needed: the sentence embeddings tokenize themselves"),
     "JiebaTokenizer": (None, "not needed: the sentence embeddings tokenize themselves"),
-    "SpacyNLP": ("EntityExtractor", "the Finnish spaCy pipeline is part of EntityExtractor"),
+    "SpacyNLP": ("EntityExtractor", "Finnish base forms (Voikko) are part of EntityExtractor"),
     "SpacyEntityExtractor": ("EntityExtractor", "names come from EntityExtractor"),
     "RegexFeaturizer": ("EmbeddingIntentClassifier", "character n-grams (char_ngrams: true)"),
     "LexicalSyntacticFeaturizer": ("EmbeddingIntentClassifier",

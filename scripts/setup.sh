@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
 
-# Debian packages: libvoikko for the Finnish spaCy pipeline's lemmatiser; for the tests
+# Debian packages: Voikko for Finnish base forms (lookup entities); for the tests
 # (extra "dev") also the PostgreSQL server and nginx, which the tests start on loopback, and Chromium
 # for the browser tests (driven by Playwright through executable_path; no browser download).
 packages=(libvoikko1 voikko-fi)

@@ -1,24 +1,57 @@
-"""Entity extraction: validated patterns, Rasa regex/lookup/synonym data, spaCy names.
+"""Entity extraction: validated patterns, Rasa regex/lookup/synonym data, Finnish base forms.
 
 - e-mail, phone, business_id (checksum) and personal_id (checksum, flagged sensitive);
-- Rasa `regex:` and `lookup:` sections through a spaCy EntityRuler per language, matched
-  on lower case and, for Finnish and Swedish, on lemmas too (so inflected forms match);
-- Finnish organisation and person names from the `spacy-fi-experimental-web-md` pipeline
-  (`company` and `person`), and company names with a legal-form suffix in any language;
+- Rasa `regex:` sections, and `lookup:` sections matched word by word on lower case, on a
+  word's beginning (so "Tarmolassa", "ruotsiksi" match) and, for Finnish, on the word's base
+  form from Voikko (so stem changes match: "Kilpilahdessa" -> "Kilpilahti");
+- company names with a legal-form suffix in any language ("Koodi Aho Oy");
 - Rasa synonyms map extracted values to their canonical value.
+
+An earlier version ran the Finnish spaCy pipeline (spacy-fi-experimental-web-md) for base
+forms and organisation/person names: 260 MB per process, about 10 ms a message and torch's
+import, for names that no slot or route used and base forms that Voikko (the pipeline's
+own lemmatiser) gives alone.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any
+import threading
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from bot.nlu import validators
+
+logger = logging.getLogger(__name__)
 
 _COMPANY_FORM = re.compile(
     r"\b((?:[A-ZÅÄÖ][\w&'.-]*\s+){0,3}[A-ZÅÄÖ][\w&'.-]*)\s+(Oy|Oyj|Ab|Abp|Ky|Ay|Tmi|Ltd|AB)\b"
 )
-_FI_MODEL = "spacy_fi_experimental_web_md"
+_TOKEN = re.compile(r"\w+(?:[-'’]\w+)*")
+#: Letters a lookup word may gain at its end and still match ("Tarmola" -> "Tarmolasta").
+MAX_SUFFIX_CHARS = 5
+#: Distinct words whose Finnish base forms are remembered (in memory only).
+BASE_FORM_CACHE_SIZE = 20_000
+
+
+class Token(NamedTuple):
+    """One word of a message with its position."""
+
+    lower: str
+    start: int
+    end: int
+
+
+class _LookupEntry(NamedTuple):
+    label: str
+    value: str
+    words: tuple[str, ...]
+
+
+def tokens(text: str) -> list[Token]:
+    """The words of `text` in lower case, with their character offsets."""
+    return [Token(m.group(0).lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
 def _entity(name: str, start: int, end: int, text: str, value: Any, extractor: str,
@@ -51,49 +84,80 @@ def extract_validated(text: str) -> list[dict[str, Any]]:
     return found
 
 
+class FinnishBaseForms:
+    """Base forms of Finnish words from Voikko (Debian packages libvoikko1 and voikko-fi).
+
+    A Voikko handle is not thread-safe: calls are serialised, and each distinct word is
+    analysed once (a bounded in-memory cache).
+
+    Raises:
+        OSError: when the Voikko library or its Finnish dictionary is not installed.
+    """
+
+    def __init__(self) -> None:
+        import libvoikko
+
+        self._voikko = libvoikko.Voikko("fi")
+        self._lock = threading.Lock()
+        self.base_forms = lru_cache(maxsize=BASE_FORM_CACHE_SIZE)(self._analyse)
+
+    def _analyse(self, word: str) -> frozenset[str]:
+        with self._lock:
+            analyses = self._voikko.analyze(word)
+        return frozenset(str(a["BASEFORM"]).lower() for a in analyses if a.get("BASEFORM"))
+
+
+@lru_cache(maxsize=1)
+def finnish_base_forms() -> FinnishBaseForms | None:
+    """The process's one Voikko analyser, or None (with a warning) where it is missing."""
+    try:
+        return FinnishBaseForms()
+    except (OSError, ImportError) as exc:
+        logger.warning(
+            "Finnish base forms are off: Voikko is not available (%s). Install the Debian "
+            "packages libvoikko1 and voikko-fi (scripts/setup.sh does). Lookup entities still "
+            "match on a word's beginning.", exc)
+        return None
+
+
 class EntityExtractor:
     """All entity extractors of the pipeline, built from the training data's patterns."""
 
-    def __init__(self, patterns: dict[str, Any], use_finnish_pipeline: bool = True) -> None:
-        import spacy
-
+    def __init__(self, patterns: dict[str, Any], use_finnish_lemmas: bool = True) -> None:
         self.synonyms: dict[str, str] = {k.lower(): v for k, v in patterns["synonyms"].items()}
         self._regexes = [(name, re.compile(p, re.IGNORECASE)) for name, p in patterns["regexes"]
                          if name not in {"business_id"}]  # validated extractor handles it
         self._lookups: dict[str, list[str]] = patterns["lookups"]
-        self._nlp: dict[str, Any] = {}
-        self.finnish_pipeline = False
-        if use_finnish_pipeline:
-            try:
-                nlp = spacy.load(_FI_MODEL, exclude=["parser"])
-                self.finnish_pipeline = True
-            except (OSError, ImportError):
-                nlp = spacy.blank("fi")
-            self._nlp["fi"] = nlp
-        else:
-            self._nlp["fi"] = spacy.blank("fi")
-        for lang in ("sv", "en"):
-            self._nlp[lang] = spacy.blank(lang)
-        for lang, nlp in self._nlp.items():
-            ruler = nlp.add_pipe("entity_ruler", name="lookup_ruler", last=True,
-                                 config={"overwrite_ents": True, "phrase_matcher_attr": "LOWER"})
-            ruler.add_patterns(self._lookup_patterns(lang))
+        self._entries = [
+            _LookupEntry(label, value, tuple(t.lower for t in tokens(value)))
+            for label, values in self._lookups.items() for value in values]
+        self._entries = [e for e in self._entries if e.words]
+        self._base_forms = finnish_base_forms() if use_finnish_lemmas else None
+        self.finnish_lemmas = self._base_forms is not None
 
-    def _lookup_patterns(self, lang: str) -> list[dict[str, Any]]:
-        patterns: list[dict[str, Any]] = []
-        for name, values in self._lookups.items():
-            for value in values:
-                words = value.lower().split()
-                patterns.append({"label": name, "pattern": value})
-                # Inflected forms: "Tarmolas", "Tarmolasta" share the word's beginning ...
-                patterns.append({"label": name, "pattern": [
-                    {"LOWER": {"REGEX": "^" + re.escape(w) + r"\w{0,5}$"}} for w in words]})
-                if lang == "fi" and self.finnish_pipeline:
-                    # ... and Finnish stem changes are caught by the lemma:
-                    # "Kilpilahdessa" -> "Kilpilahti", "Vanhassa Porvoossa" -> "vanha Porvoo".
-                    patterns.append({"label": name, "pattern": [
-                        {"LEMMA": {"REGEX": "(?i)^" + re.escape(w) + "$"}} for w in words]})
-        return patterns
+    @staticmethod
+    def _word_matches(token: Token, forms: frozenset[str], word: str) -> bool:
+        if word in forms:
+            return True
+        return (token.lower.startswith(word) and len(token.lower) - len(word) <= MAX_SUFFIX_CHARS
+                and token.lower[len(word):].isalpha())
+
+    def _lookup_matches(self, words: list[Token], language: str
+                        ) -> list[tuple[int, int, _LookupEntry]]:
+        """(first token, end token, entry) of every lookup value found, longest first."""
+        base = self._base_forms.base_forms if self._base_forms and language == "fi" else None
+        forms = [frozenset({t.lower}) | base(t.lower) if base else frozenset({t.lower})
+                 for t in words]
+        found = []
+        for i in range(len(words)):
+            for entry in self._entries:
+                n = len(entry.words)
+                if i + n <= len(words) and all(
+                        self._word_matches(words[i + k], forms[i + k], entry.words[k])
+                        for k in range(n)):
+                    found.append((i, i + n, entry))
+        found.sort(key=lambda f: (f[0] - f[1], f[0]))
+        return found
 
     def _canonical(self, entity: dict[str, Any]) -> dict[str, Any]:
         key = str(entity["value"]).lower()
@@ -102,8 +166,8 @@ class EntityExtractor:
             entity["processors"] = ["synonym_mapper"]
         return entity
 
-    def extract(self, text: str, language: str) -> tuple[list[dict[str, Any]], list[str]]:
-        """Return (entities, lemmas) for `text` in `language`."""
+    def extract(self, text: str, language: str) -> list[dict[str, Any]]:
+        """The entities of `text` in `language`, in the order they appear."""
         entities = extract_validated(text)
         taken = [(e["start"], e["end"]) for e in entities]
 
@@ -115,34 +179,16 @@ class EntityExtractor:
                 if free(m.start(), m.end()):
                     entities.append(_entity(name, m.start(), m.end(), text, m.group(0), "regex"))
                     taken.append((m.start(), m.end()))
-        nlp = self._nlp.get(language, self._nlp["en"])
-        doc = nlp(text)
-        for ent in doc.ents:
-            label = {"ORG": "company", "PERSON": "person"}.get(ent.label_, ent.label_)
-            if label not in {"company", "person"} and label not in self._lookups:
-                continue
-            if free(ent.start_char, ent.end_char):
-                value = ent.text if label in {"company", "person"} else ent.ent_id_ or ent.text
-                if label in self._lookups:
-                    value = self._lookup_value(label, ent.text, ent.lemma_)
-                entities.append(_entity(label, ent.start_char, ent.end_char, text, value,
-                                        "spacy" if label in {"company", "person"} else "lookup"))
-                taken.append((ent.start_char, ent.end_char))
+        words = tokens(text)
+        for first, end, entry in self._lookup_matches(words, language):
+            start, stop = words[first].start, words[end - 1].end
+            if free(start, stop):
+                entities.append(_entity(entry.label, start, stop, text, entry.value, "lookup"))
+                taken.append((start, stop))
         for m in _COMPANY_FORM.finditer(text):
             if free(m.start(), m.end()):
                 entities.append(_entity("company", m.start(), m.end(), text, m.group(0),
                                         "pattern"))
                 taken.append((m.start(), m.end()))
-        lemmas = [t.lemma_ or t.lower_ for t in doc if not t.is_space]
         entities.sort(key=lambda e: e["start"])
-        return [self._canonical(e) for e in entities], lemmas
-
-    def _lookup_value(self, label: str, text: str, lemma: str) -> str:
-        lower = {v.lower(): v for v in self._lookups[label]}
-        for candidate in (text.lower(), lemma.lower()):
-            if candidate in lower:
-                return lower[candidate]
-        for key, value in lower.items():
-            if text.lower().startswith(key):
-                return value
-        return text
+        return [self._canonical(e) for e in entities]

@@ -129,9 +129,7 @@ class NLUModel:
         result["intent"] = ranking[0]
         result["intent_ranking"] = ranking
         if self.entity_extractor is not None:
-            entities, lemmas = self.entity_extractor.extract(cleaned, lang.language)
-            result["entities"] = entities
-            result["lemmas"] = lemmas
+            result["entities"] = self.entity_extractor.extract(cleaned, lang.language)
         return result
 
     def rank(self, texts: list[str], top: int = RANKING_SIZE, *, precise: bool = False
@@ -185,7 +183,7 @@ def _components(config: PipelineConfig, patterns: dict[str, Any], embedder: Embe
     extractor = None
     if with_entities:
         ent: EntityExtractorConfig = config.component("EntityExtractor")
-        extractor = EntityExtractor(patterns, use_finnish_pipeline=ent.finnish_pipeline)
+        extractor = EntityExtractor(patterns, use_finnish_lemmas=ent.finnish_lemmas)
     return embedder, identifier, extractor
 
 

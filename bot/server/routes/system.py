@@ -97,7 +97,6 @@ async def model_parse(body: ParseRequest, request: Request, agent: AgentDep) -> 
                                  f"{limit} are accepted.")
     parsed = await agent.in_nlu(client, agent.router.nlu.parse, body.text)
     decision = agent.router.decide(parsed)
-    parsed.pop("lemmas", None)
     parsed["routing"] = {"unit": None if decision.needs_clarification else decision.unit,
                          "needs_clarification": decision.needs_clarification,
                          "candidates": decision.candidates}
