@@ -132,14 +132,18 @@ class Agent:
     @classmethod
     def load(cls, settings: Settings, *, model: str | Path | None = None,
              router: Router | None = None, db: Database | None = None,
-             rng: random.Random | None = None) -> Agent:
-        """Build the agent from the project files named in `settings`."""
+             rng: random.Random | None = None, embedding_cache: bool = True) -> Agent:
+        """Build the agent from the project files named in `settings`.
+
+        `embedding_cache`: keep the embeddings of parsed texts on disk (the CLI's repeated
+        evaluations); a server keeps none (live messages are personal data and unique).
+        """
         domain = load_domain(settings.domain_path)
         rules = load_rules([settings.rules_path])
         db = db or Database.from_settings(settings)
         if router is None:  # the model given, or the live one (recorded in the database)
             path = model or live_model_path(db, settings.models_path)
-            router = Router.load(path, settings.routing_path)
+            router = Router.load(path, settings.routing_path, embedding_cache=embedding_cache)
         runtime.configure(settings, db, router.table)
         runner: CustomActionRunner
         if settings.action_endpoint:

@@ -13,6 +13,7 @@ DEFAULT_MODELS_PATH = "models"
 
 MANIFEST_FILE = "manifest.json"
 CLASSIFIER_FILE = "classifier.pkl"
+PREDICTOR_FILE = "predictor.npz"
 ENTITY_PATTERNS_FILE = "entity_patterns.json"
 
 # Minimum training examples per routable intent and language (validated by `bpbot validate`).

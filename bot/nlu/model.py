@@ -1,9 +1,10 @@
 """The trained NLU model: train, save to a versioned folder, load, parse.
 
 A model folder holds `manifest.json` (data fingerprint, config, embedder id and version,
-per-language cross-validated metrics, training time), `classifier.pkl` and
-`entity_patterns.json`. Embedder weights are not copied: the manifest names them, and
-loading refuses a model whose embedder differs from the installed one.
+per-language cross-validated metrics, training time), `predictor.npz` (the classifier as
+arrays; format 3 had `classifier.pkl`, a scikit-learn pickle) and `entity_patterns.json`.
+Embedder weights are not copied: the manifest names them, and loading refuses a model
+whose embedder differs from the installed one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,16 +34,23 @@ from bot.constants import (
     ENTITY_PATTERNS_FILE,
     MANIFEST_FILE,
     MAX_PARSE_CHARS,
+    PREDICTOR_FILE,
 )
 from bot.errors import InvalidInputError, InvalidModelError, ModelNotFoundError
-from bot.nlu.classifier import IntentClassifier
 from bot.nlu.embedders import Embedder, create_embedder
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.language import LanguageIdentifier
+from bot.nlu.predictor import CompiledClassifier
 from bot.nlu.training_data import TrainingData
 
+if TYPE_CHECKING:  # training imports scikit-learn; serving a saved model does not
+    from bot.nlu.classifier import IntentClassifier
+
 # 3: the classifier fuses an n-gram naive Bayes model (pickles of formats 1-2 lack it).
-MODEL_FORMAT = 3
+# 4: the classifier is saved as arrays (predictor.npz): predicting needs numpy only.
+MODEL_FORMAT = 4
+#: Formats this version loads (3: the scikit-learn pickle, which imports scikit-learn).
+LOADABLE_FORMATS = (3, 4)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 #: Called as progress(step, done, total) while training; total 0 means "no count".
 Progress = Callable[[str, int, int], None]
@@ -85,7 +93,7 @@ class NLUModel:
     """A trained pipeline ready to parse messages."""
 
     config: PipelineConfig
-    classifier: IntentClassifier
+    classifier: IntentClassifier | CompiledClassifier
     embedder: Embedder
     language_identifier: LanguageIdentifier
     entity_extractor: EntityExtractor | None
@@ -161,8 +169,9 @@ class NLUModel:
             target = target.with_name(f"{target.name.split('.')[0]}.{n}")
             n += 1
         target.mkdir(parents=True)
-        with open(target / CLASSIFIER_FILE, "wb") as fh:
-            pickle.dump(self.classifier, fh)
+        compiled = self.classifier if isinstance(self.classifier, CompiledClassifier) else (
+            CompiledClassifier.from_classifier(self.classifier))
+        compiled.save(target / PREDICTOR_FILE)
         (target / ENTITY_PATTERNS_FILE).write_text(
             json.dumps(self.entity_patterns, ensure_ascii=False)
         )
@@ -175,10 +184,12 @@ class NLUModel:
 
 
 def _components(config: PipelineConfig, patterns: dict[str, Any], embedder: Embedder | None,
-                with_entities: bool) -> tuple[Embedder, LanguageIdentifier, EntityExtractor | None]:
+                with_entities: bool, *, embedding_cache: bool = True
+                ) -> tuple[Embedder, LanguageIdentifier, EntityExtractor | None]:
     feat: EmbeddingFeaturizerConfig = config.component("SentenceEmbeddingFeaturizer")
     lid: LanguageIdentifierConfig = config.component("LanguageIdentifier")
-    embedder = embedder or create_embedder(feat.backend, feat.model, prefix=feat.prefix)
+    embedder = embedder or create_embedder(feat.backend, feat.model, prefix=feat.prefix,
+                                           cache=embedding_cache)
     identifier = LanguageIdentifier(tuple(lid.languages), lid.default, lid.min_confidence)
     extractor = None
     if with_entities:
@@ -192,6 +203,8 @@ def train(
     progress: Progress | None = None, with_entities: bool = True,
 ) -> NLUModel:
     """Train the pipeline on `data`; metrics come from out-of-fold predictions."""
+    from bot.nlu.classifier import IntentClassifier
+
     say = progress or (lambda _step, _done, _total: None)
     started = time.perf_counter()
     clf_cfg: IntentClassifierConfig = config.component("EmbeddingIntentClassifier")
@@ -253,8 +266,11 @@ def newest_model(models_dir: str | Path) -> Path:
 
 
 def load_model(path: str | Path, *, embedder: Embedder | None = None,
-               with_entities: bool = True) -> NLUModel:
+               with_entities: bool = True, embedding_cache: bool = True) -> NLUModel:
     """Load a model folder (or the newest model in a folder of models).
+
+    `embedding_cache`: keep every parsed text's embedding in the on-disk cache (what
+    evaluations rerun); a server passes False.
 
     Raises:
         ModelNotFoundError: when nothing is there.
@@ -265,16 +281,21 @@ def load_model(path: str | Path, *, embedder: Embedder | None = None,
         path = newest_model(path)
     try:
         manifest = json.loads((path / MANIFEST_FILE).read_text())
-        with open(path / CLASSIFIER_FILE, "rb") as fh:
-            classifier = pickle.load(fh)  # noqa: S301 - our own model files
+        classifier: IntentClassifier | CompiledClassifier
+        if (path / PREDICTOR_FILE).is_file():
+            classifier = CompiledClassifier.load(path / PREDICTOR_FILE)
+        else:  # format 3
+            with open(path / CLASSIFIER_FILE, "rb") as fh:
+                classifier = pickle.load(fh)  # noqa: S301 - our own model files
         patterns = json.loads((path / ENTITY_PATTERNS_FILE).read_text())
     except (OSError, ValueError, pickle.UnpicklingError, EOFError) as exc:
         raise InvalidModelError(path, f"{type(exc).__name__}: {exc}") from exc
-    if manifest.get("format") != MODEL_FORMAT:
-        raise InvalidModelError(path, f"model format {manifest.get('format')} is not "
-                                      f"{MODEL_FORMAT}")
+    if manifest.get("format") not in LOADABLE_FORMATS:
+        raise InvalidModelError(path, f"model format {manifest.get('format')} is not one of "
+                                      f"{', '.join(map(str, LOADABLE_FORMATS))}")
     config = PipelineConfig.model_validate(manifest["config"])
-    embedder, identifier, extractor = _components(config, patterns, embedder, with_entities)
+    embedder, identifier, extractor = _components(config, patterns, embedder, with_entities,
+                                                  embedding_cache=embedding_cache)
     expected = manifest["embedder"]["model_id"]
     if embedder.model_id != expected:
         raise InvalidModelError(
