@@ -1,15 +1,24 @@
 """Load on the chat API over HTTP: loopback only, bounded in time, stops by itself.
 
 Usage: python bench/load.py [--seconds 15] [--levels 1,8,32] [--workers 1] [--model DIR]
+                            [--texts unique,repeated]
 Starts `uvicorn bot.server.app:app_from_environment` on 127.0.0.1 (SQLite for one worker,
-a throwaway PostgreSQL for several), then for each level runs that many concurrent
-conversations (the happy path, fi/sv/en in turn, each message waiting for its answer) for
-`--seconds`. Each conversation has its own enquiry text, name, company and e-mail; the
-short answers repeat across conversations, as they do in real use. Every conversation
-must end in a submitted enquiry (its reference), or the benchmark stops. Prints messages
-per second, p50/p95 latency, CPU per message (server and load generator) and the
-server's RSS; the last line is one JSON object. Target on 2 cores: >= 100 messages/s
-with p95 < 250 ms at 8 concurrent conversations, RSS < 1 GB.
+a throwaway PostgreSQL for several), then for each kind of text and level runs that many
+concurrent conversations (the happy path, fi/sv/en in turn, each message waiting for its
+answer) for `--seconds`. Every conversation must end in a submitted enquiry (its
+reference), or the benchmark stops.
+
+Texts: `unique` (the default figure): every message is typed, none is a button payload;
+each conversation has its own enquiry text, name, company and e-mail, and its short
+answers ("joo", "ja tack", "yes please", "Lähetä") come from a list of the ways people
+write them, as in real use. `repeated`: every conversation sends the same texts (one of
+them a button payload), the load script of earlier versions: with an embedding cache those
+texts were cache hits; a server keeps no cache now, so the two should be close.
+
+Prints messages per second, p50/p95 latency, CPU per message (server and load generator)
+and the server's RSS after the run; the last line is one JSON object. Target on 2 cores,
+one worker: >= 70 messages/s with p95 < 250 ms at 8 concurrent conversations with unique
+texts.
 """
 
 from __future__ import annotations
@@ -117,22 +126,53 @@ def letters(number: int) -> str:
             return "A" + tag
 
 
-def personal(text: str, step: int, tag: int) -> str:
-    """The conversation's own text: the enquiry, the name, the company and the e-mail are
-    new in every conversation (no embedding cache hit), as they are in real use; the short
-    answers ("yes", "no", a language, buttons) repeat across conversations."""
+# How people type the two short answers of the happy path (the first one agrees to pass
+# the enquiry on, the last one sends the summary).
+SHORT_ANSWERS = {
+    "fi": (["kyllä", "joo", "kyllä kiitos", "juu", "Kyllä", "joo kiitos"],
+           ["Lähetä", "lähetä", "Lähetä vaan", "Hyväksyn", "lähetä se"]),
+    "sv": (["ja", "Ja", "ja tack", "javisst", "ja gärna"],
+           ["Skicka", "skicka", "Jag godkänner", "skicka den", "Skicka in"]),
+    "en": (["yes please", "yes", "Yes", "sure", "yes, please"],
+           ["Send it", "send", "Send", "send it please", "I accept"]),
+}
+ENQUIRIES = {
+    "fi": ["Haluaisin hakea terassilupaa kahvilalle", "Tarvitsemme terassiluvan ravintolalle",
+           "Miten haen terassilupaa kesäksi", "Kahvilamme haluaa terassin kadulle"],
+    "sv": ["Vi vill bygga en ny lagerhall och undrar om det behövs bygglov",
+           "Behöver vi bygglov för en ny lagerbyggnad",
+           "Vi planerar en lagerhall, vilket lov behövs"],
+    "en": ["We need to recruit two welders, can the city help?",
+           "We are hiring three welders, does the city help with recruitment?",
+           "Can the employment services help us find welders?"],
+}
+
+
+def personal(text: str, step: int, tag: int, lang: str = "fi", unique: bool = True) -> str:
+    """The text a conversation sends at `step`.
+
+    `unique`: the enquiry, the name, the company and the e-mail are new in every
+    conversation, and the short answers are typed the ways people write them.
+    """
+    if not unique:
+        return text
     if step == 0:
-        return f"{text} ({tag})"
+        enquiries = ENQUIRIES[lang]
+        return f"{enquiries[tag % len(enquiries)]} ({tag})"
     if step in (2, 3):  # the name, the company
         return f"{text} {letters(tag)}"
     if "@" in text:
         local, domain = text.split("@")
         return f"{local}.{tag}@{domain}"
-    return text
+    agree, send = SHORT_ANSWERS[lang]
+    if step == 1:
+        return agree[tag % len(agree)]
+    return send[(tag // 7) % len(send)]
 
 
 async def conversation(client: httpx.AsyncClient, n: int, stop_at: float,
-                       latencies: list[float], done: list[str], level_tag: int = 0) -> None:
+                       latencies: list[float], done: list[str], level_tag: int = 0,
+                       unique: bool = True) -> None:
     languages = list(PATHS)
     round_ = 0
     while time.monotonic() < stop_at:
@@ -147,7 +187,7 @@ async def conversation(client: httpx.AsyncClient, n: int, stop_at: float,
                 return
             started = time.perf_counter()
             response = await client.post("/webhooks/rest/webhook", json={
-                "sender": sender, "message": personal(text, i, tag)})
+                "sender": sender, "message": personal(text, i, tag, lang, unique)})
             response.raise_for_status()
             latencies.append(1000 * (time.perf_counter() - started))
             replies = response.json()
@@ -159,8 +199,8 @@ async def conversation(client: httpx.AsyncClient, n: int, stop_at: float,
         round_ += 1
 
 
-async def level(base: str, server_pid: int, concurrent: int, seconds: float
-                ) -> dict[str, float]:
+async def level(base: str, server_pid: int, concurrent: int, seconds: float,
+                texts: str = "unique", run: int = 0) -> dict[str, object]:
     latencies: list[float] = []
     done: list[str] = []
     server_cpu, own_cpu = cpu_s(server_pid), time.process_time()
@@ -168,11 +208,12 @@ async def level(base: str, server_pid: int, concurrent: int, seconds: float
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
         started = time.monotonic()
         stop_at = started + seconds
-        await asyncio.gather(*(conversation(client, n, stop_at, latencies, done, concurrent)
+        await asyncio.gather(*(conversation(client, n, stop_at, latencies, done,
+                                            run * 1000 + concurrent, texts == "unique")
                                for n in range(concurrent)))
         wall = time.monotonic() - started
     server_cpu, own_cpu = cpu_s(server_pid) - server_cpu, time.process_time() - own_cpu
-    return {"concurrent": concurrent, "messages": len(latencies), "enquiries": len(set(done)),
+    return {"texts": texts, "concurrent": concurrent, "messages": len(latencies), "enquiries": len(set(done)),
             "messages_per_s": round(len(latencies) / wall, 1),
             "p50_ms": round(statistics.median(latencies), 1),
             "p95_ms": round(pct(latencies, 0.95), 1),
@@ -187,6 +228,7 @@ def main() -> None:
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--texts", default="unique,repeated")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bpbot-load-")
     models = args.model
@@ -208,8 +250,10 @@ def main() -> None:
     try:
         server, base = start_server(models, database, args.workers, ready_within_s=120)
         try:
-            results["levels"] = [asyncio.run(level(base, server.pid, int(c), args.seconds))
-                                 for c in args.levels.split(",")]
+            results["levels"] = [
+                asyncio.run(level(base, server.pid, int(c), args.seconds, texts, run))
+                for run, texts in enumerate(args.texts.split(","))
+                for c in args.levels.split(",")]
             results["server_rss_mb"] = rss_mb(server.pid)
         finally:
             server.terminate()

@@ -132,18 +132,18 @@ class Agent:
     @classmethod
     def load(cls, settings: Settings, *, model: str | Path | None = None,
              router: Router | None = None, db: Database | None = None,
-             rng: random.Random | None = None, embedding_cache: bool = True) -> Agent:
+             rng: random.Random | None = None, serving: bool = False) -> Agent:
         """Build the agent from the project files named in `settings`.
 
-        `embedding_cache`: keep the embeddings of parsed texts on disk (the CLI's repeated
-        evaluations); a server keeps none (live messages are personal data and unique).
+        `serving`: the model is loaded for a server (see `load_model`).
         """
         domain = load_domain(settings.domain_path)
         rules = load_rules([settings.rules_path])
         db = db or Database.from_settings(settings)
         if router is None:  # the model given, or the live one (recorded in the database)
             path = model or live_model_path(db, settings.models_path)
-            router = Router.load(path, settings.routing_path, embedding_cache=embedding_cache)
+            router = Router.load(path, settings.routing_path, serving=serving,
+                                 encoders=settings.embed_threads)
         runtime.configure(settings, db, router.table)
         runner: CustomActionRunner
         if settings.action_endpoint:

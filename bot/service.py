@@ -86,11 +86,12 @@ class Router:
 
     @classmethod
     def load(cls, model: str | Path, routing: str | Path, *,
-             embedder: Embedder | None = None, embedding_cache: bool = True) -> Router:
+             embedder: Embedder | None = None, serving: bool = False,
+             encoders: int = 2) -> Router:
         """Load a model folder (or the newest in a folder) and the routing table.
 
         `embedder`: one already loaded, to share when the model was trained with it (a
-        model swap then skips loading the embedding model again). `embedding_cache`: see
+        model swap then skips loading the embedding model again). `serving`, `encoders`: see
         `load_model`.
         """
         if embedder is not None:
@@ -98,7 +99,7 @@ class Router:
                 return cls(load_model(model, embedder=embedder), load_routing(routing))
             except InvalidModelError:  # trained with another embedder: load its own
                 pass
-        return cls(load_model(model, embedding_cache=embedding_cache), load_routing(routing))
+        return cls(load_model(model, serving=serving, encoders=encoders), load_routing(routing))
 
     def decide(self, parsed: dict[str, Any], slots: dict[str, Any] | None = None
                ) -> RouteDecision:

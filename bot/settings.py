@@ -57,11 +57,14 @@ class Settings(BaseSettings):
         default_factory=list, title="Addresses or networks (CIDR) of reverse proxies whose "
         "X-Forwarded-For is believed; none by default")
     max_request_bytes: int = Field(65536, ge=1024, title="Largest request body accepted")
-    # Two parsing threads, and one client never on both (bot/fair.py): a client flooding
-    # the NLU with long messages leaves the other thread to everyone else (bench/fairness.py:
-    # another user's p50 1.9x instead of 94x with one thread), and at 8 concurrent
-    # conversations two threads gave as many messages/s as one (bench/load.py: ~132-136/s).
-    nlu_threads: int = Field(2, ge=1, le=32, title="Threads that parse messages")
+    # One client never holds every parsing thread (bot/fair.py): a client flooding the NLU
+    # with long messages leaves a thread to everyone else (bench/fairness.py). Parsing is
+    # mostly waiting for the encoder threads (bot/nlu/batching.py): four parse threads let
+    # the messages of several conversations meet there as one batch; with the two encoder
+    # threads, 8 conversations of unique texts went from 45 to 75 messages/s (bench/load.py).
+    nlu_threads: int = Field(4, ge=1, le=32, title="Threads that parse messages")
+    embed_threads: int = Field(2, ge=1, le=16, title="Threads (engines) that embed messages; "
+                               "one a core is the most that helps")
     nlu_queue_max: int = Field(256, ge=1, title="Messages waiting for the NLU; beyond: 503")
     # Generous: many customers can share one address (an office, a proxy not listed in
     # BPBOT_TRUSTED_PROXIES); the turns between addresses keep the others' waits short.

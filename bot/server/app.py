@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
         app.state.agent = agent or getattr(app.state, "agent", None)
         loaded = app.state.agent is None  # else given (tests): it stays as it is
         if loaded:
-            app.state.agent = Agent.load(settings, embedding_cache=False)
+            app.state.agent = Agent.load(settings, serving=True)
             metrics.set_model(app.state.agent.model_id)
             logger.info("Ready: model %s, %s database, %d NLU thread(s)",
                         app.state.agent.model_id, app.state.agent.store.db.dialect,
