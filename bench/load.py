@@ -213,7 +213,8 @@ async def level(base: str, server_pid: int, concurrent: int, seconds: float,
                                for n in range(concurrent)))
         wall = time.monotonic() - started
     server_cpu, own_cpu = cpu_s(server_pid) - server_cpu, time.process_time() - own_cpu
-    return {"texts": texts, "concurrent": concurrent, "messages": len(latencies), "enquiries": len(set(done)),
+    return {"texts": texts, "concurrent": concurrent, "messages": len(latencies),
+            "enquiries": len(set(done)),
             "messages_per_s": round(len(latencies) / wall, 1),
             "p50_ms": round(statistics.median(latencies), 1),
             "p95_ms": round(pct(latencies, 0.95), 1),
