@@ -68,11 +68,16 @@ app.add_typer(models_app, name="models")
 
 
 def _database() -> Any:
-    """The configured database (BPBOT_DATABASE_URL)."""
+    """The configured database (BPBOT_DATABASE_URL); exit 2 when its schema is outdated."""
+    from bot.errors import SchemaOutdatedError
     from bot.settings import get_settings
     from bot.store.db import Database
 
-    return Database(get_settings().database_url)
+    try:
+        return Database.from_settings(get_settings())
+    except SchemaOutdatedError as exc:
+        typer.secho(f"Error: {exc.message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
 
 
 @models_app.command("list")
@@ -523,6 +528,44 @@ def corrections_export_cli(out: Annotated[Path | None, typer.Option(
     else:
         out.write_text(text, encoding="utf-8")
         typer.echo(f"Suggestions written to {out}")
+
+
+db_app = typer.Typer(help="The database schema: see where it is, upgrade it.",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade_cli() -> None:
+    """Bring the schema to this version's newest revision (production: once per release,
+    after a backup, before the new version's servers start)."""
+    from bot.settings import get_settings
+    from bot.store.db import Database, migrate, schema_revisions
+
+    db = Database(get_settings().database_url, create=False)
+    before, head = schema_revisions(db.engine)
+    if before == head:
+        typer.echo(f"The schema is up to date (revision {head}).")
+    else:
+        migrate(db.engine)
+        typer.echo(f"Upgraded the schema from {before or 'an empty database'} to revision "
+                   f"{head}.")
+    db.dispose()
+
+
+@db_app.command("status")
+def db_status_cli() -> None:
+    """The schema's revision and the one this version needs; exit 1 when they differ."""
+    from bot.settings import get_settings
+    from bot.store.db import Database, schema_revisions
+
+    db = Database(get_settings().database_url, create=False)
+    current, head = schema_revisions(db.engine)
+    db.dispose()
+    typer.echo(f"database: {current or 'empty'}\nthis version needs: {head}")
+    if current != head:
+        typer.echo("Run `bpbot db upgrade` (after a backup).")
+        raise typer.Exit(1)
 
 
 outbox_app = typer.Typer(help="Deliver queued e-mails and webhooks (retries with backoff); "

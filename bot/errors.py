@@ -134,6 +134,13 @@ class ServerBusyError(BotError):
         self.retry_after_s = retry_after_s
 
 
+class SchemaOutdatedError(BotError):
+    """The database schema is older than this version needs (production does not migrate
+    at start: `bpbot db upgrade` does)."""
+
+    code = "E016"
+
+
 class StoreUnavailableError(ServerBusyError):
     """The database cannot be written or reached (read-only, full disk, down)."""
 

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     model_poll_s: float = Field(
         2.0, ge=0, title="How often a server process looks for a newly promoted model (and "
         "then switches to it without a restart); 0: never")
+    migrate_on_start: bool | None = Field(
+        None, title="Bring the database schema up to date when a process starts; default: "
+        "everywhere but production, where `bpbot db upgrade` does it once before the new "
+        "version starts")
     api_docs: bool | None = Field(
         None, title="Serve /docs and /openapi.json; default: everywhere but production")
     admin_token: str | None = Field(
@@ -119,6 +123,13 @@ class Settings(BaseSettings):
                                  "network; expected e.g. [\"10.0.0.5\", \"10.0.1.0/24\"]"
                                  ) from exc
         return value
+
+    @property
+    def migrates_on_start(self) -> bool:
+        """Whether a process brings the schema up to date when it opens the database."""
+        if self.migrate_on_start is None:
+            return self.environment != "production"
+        return self.migrate_on_start
 
     @property
     def serves_api_docs(self) -> bool:

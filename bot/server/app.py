@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot import __version__
 from bot.agent import Agent
-from bot.errors import ServerBusyError, StoreUnavailableError
+from bot.errors import SchemaOutdatedError, ServerBusyError, StoreUnavailableError
 from bot.notify.outbox import OutboxWorker
 from bot.registry import listen_for_promotions, live_model_id
 from bot.server import metrics
@@ -188,10 +188,11 @@ def preflight() -> Settings:
                 print(f"Error: {name}: {message}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        db = Database.from_settings(settings)  # brings the schema up to date: a write
+        # Brings the schema up to date (a write), or in production checks that it is.
+        db = Database.from_settings(settings)
         check_writable(db)
         db.dispose()
-    except StoreUnavailableError as exc:
+    except (StoreUnavailableError, SchemaOutdatedError) as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         raise SystemExit(2) from None
     except DBAPIError as exc:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import StoreUnavailableError
+from bot.errors import SchemaOutdatedError, StoreUnavailableError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -64,15 +64,56 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")  # type: ignore[arg-type]
 
 
+def schema_revisions(engine: Engine) -> tuple[str | None, str]:
+    """(the database's schema revision or None for an empty database, the newest one)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, str(head)
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise unless the schema is at the newest revision.
+
+    Raises:
+        SchemaOutdatedError: naming both revisions and the command that upgrades.
+    """
+    current, head = schema_revisions(engine)
+    if current != head:
+        where = engine.url.render_as_string(hide_password=True)
+        found = f"at revision {current}" if current else "empty (no tables yet)"
+        raise SchemaOutdatedError(
+            f"The database {where} is {found}; this version needs revision {head}. Run "
+            "`bpbot db upgrade` once (after a backup), then start the servers.")
+
+
 class Database:
     """An engine and a session factory."""
 
     @classmethod
-    def from_settings(cls, settings: Any, *, create: bool = True) -> Database:
-        """The database of `settings` with its pool sized from them."""
-        return cls(settings.database_url, create=create, pool_size=settings.db_pool_size,
-                   max_overflow=settings.db_max_overflow,
-                   pool_timeout_s=settings.db_pool_timeout_s)
+    def from_settings(cls, settings: Any, *, create: bool | None = None) -> Database:
+        """The database of `settings` with its pool sized from them.
+
+        `create` (default: `settings.migrates_on_start`) brings the schema up to date;
+        without it the schema must be up to date already.
+
+        Raises:
+            SchemaOutdatedError: when it is not (production: run `bpbot db upgrade`).
+        """
+        create = settings.migrates_on_start if create is None else create
+        database = cls(settings.database_url, create=create, pool_size=settings.db_pool_size,
+                       max_overflow=settings.db_max_overflow,
+                       pool_timeout_s=settings.db_pool_timeout_s)
+        if not create:
+            try:
+                check_schema(database.engine)
+            except BaseException:
+                database.dispose()
+                raise
+        return database
 
     def __init__(self, url: str, *, create: bool = True, pool_size: int = 8,
                  max_overflow: int = 4, pool_timeout_s: float = 5.0) -> None:

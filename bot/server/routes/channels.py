@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from functools import partial
+from urllib.parse import urlsplit
 from typing import Annotated, Any
 
 from fastapi import (
@@ -167,8 +168,10 @@ async def websocket_channel(socket: WebSocket) -> None:
     """The widget's channel: {"sender", "message"} in; {"typing"} then {"messages"} out."""
     app = socket.app
     origin = socket.headers.get("origin")
-    if origin and origin not in app.state.settings.allowed_origins and origin != str(
-            socket.base_url).rstrip("/").replace("ws", "http", 1):
+    # Same site: the origin names the host the socket was opened on (behind a TLS proxy the
+    # scheme differs: https in the browser, http here).
+    same_site = origin is not None and urlsplit(origin).netloc == socket.headers.get("host")
+    if origin and origin not in app.state.settings.allowed_origins and not same_site:
         await socket.close(code=1008)
         return
     await socket.accept()

@@ -1,0 +1,75 @@
+"""Production does not migrate at start: `bpbot db upgrade` does, once per release."""
+
+import os
+import subprocess
+import sys
+
+from sqlalchemy import inspect
+
+from bot.store.db import Database, alembic_config, schema_revisions
+from tests.conftest import ROOT, _empty_database
+
+PRODUCTION = {"BPBOT_ENVIRONMENT": "production", "BPBOT_WEBHOOK_SECRET": "w" * 32,
+              "BPBOT_SESSION_SECRET": "s" * 32, "HF_HUB_OFFLINE": "1"}
+
+
+def bpbot(*args, env_update):
+    env = {**os.environ, **env_update}
+    exe = os.path.join(os.path.dirname(sys.executable), "bpbot")
+    return subprocess.run([exe, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_production_refuses_an_outdated_schema_until_bpbot_db_upgrade(tmp_path):
+    url = f"sqlite:///{tmp_path}/prod.sqlite3"
+    env = {**PRODUCTION, "BPBOT_DATABASE_URL": url}
+    served = bpbot("serve", "--port", "1", env_update=env)
+    assert served.returncode == 2
+    lines = served.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bpbot db upgrade" in lines[0], served.stderr
+    assert "empty (no tables yet)" in lines[0]
+    # Nothing was created behind the operator's back.
+    assert inspect(Database(url, create=False).engine).get_table_names() == []
+    listed = bpbot("staff", "list", env_update=env)
+    assert listed.returncode == 2 and "bpbot db upgrade" in listed.stderr
+
+    status = bpbot("db", "status", env_update=env)
+    assert status.returncode == 1 and "database: empty" in status.stdout
+    upgraded = bpbot("db", "upgrade", env_update=env)
+    assert upgraded.returncode == 0 and "Upgraded the schema from an empty database" in (
+        upgraded.stdout)
+    assert bpbot("db", "status", env_update=env).returncode == 0
+    again = bpbot("db", "upgrade", env_update=env)
+    assert "up to date" in again.stdout
+    assert bpbot("staff", "list", env_update=env).returncode == 0
+
+
+def test_upgrade_from_an_older_release_on_postgresql(postgres_url):
+    from alembic import command
+
+    db = _empty_database(postgres_url)
+    try:
+        config = alembic_config(postgres_url)
+        with db.engine.begin() as connection:  # as an older release left it
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0005")
+        assert schema_revisions(db.engine)[0] == "0005"
+        env = {**PRODUCTION, "BPBOT_DATABASE_URL": postgres_url}
+        refused = bpbot("serve", "--port", "1", env_update=env)
+        assert refused.returncode == 2 and "at revision 0005" in refused.stderr
+        upgraded = bpbot("db", "upgrade", env_update=env)
+        assert upgraded.returncode == 0, upgraded.stderr
+        current, head = schema_revisions(db.engine)
+        assert current == head and "from 0005 to revision" in upgraded.stdout
+    finally:
+        db.dispose()
+
+
+def test_development_still_migrates_at_start(tmp_path):
+    from bot.settings import Settings
+
+    url = f"sqlite:///{tmp_path}/dev.sqlite3"
+    db = Database.from_settings(Settings(environment="development", database_url=url))
+    current, head = schema_revisions(db.engine)
+    db.dispose()
+    assert current == head
