@@ -537,8 +537,10 @@ app.add_typer(db_app, name="db")
 
 @db_app.command("upgrade")
 def db_upgrade_cli() -> None:
-    """Bring the schema to this version's newest revision (production: once per release,
-    after a backup, before the new version's servers start)."""
+    """Bring the schema to this version's newest revision.
+
+    In production: once per release, after a backup, before the new version's servers start.
+    """
     from bot.settings import get_settings
     from bot.store.db import Database, migrate, schema_revisions
 

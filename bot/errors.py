@@ -135,8 +135,10 @@ class ServerBusyError(BotError):
 
 
 class SchemaOutdatedError(BotError):
-    """The database schema is older than this version needs (production does not migrate
-    at start: `bpbot db upgrade` does)."""
+    """The database schema is older than this version needs.
+
+    Production does not migrate at start: `bpbot db upgrade` does.
+    """
 
     code = "E016"
 

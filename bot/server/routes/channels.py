@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 from functools import partial
-from urllib.parse import urlsplit
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import (
     APIRouter,
