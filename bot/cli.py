@@ -400,9 +400,10 @@ def serve_cli(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
               port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 5005,
               workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 1) -> None:
     """Serve the chat API, the widget and the staff inbox (uvicorn)."""
-    import uvicorn
+    import os
+    import shutil
+    import tempfile
 
-    from bot.logs import logging_config
     from bot.server.app import preflight
 
     settings = preflight()  # one line and exit 2 for a bad setting or an unwritable database
@@ -410,6 +411,23 @@ def serve_cli(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
         typer.secho("Error: several workers need a shared database; set BPBOT_DATABASE_URL to "
                     "PostgreSQL, or use --workers 1.", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
+    metrics_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # The workers share the port: each one's /metrics answers for all (bot/server/metrics).
+        metrics_dir = tempfile.mkdtemp(prefix="bpbot-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        _run_uvicorn(settings, host, port, workers)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _run_uvicorn(settings: Any, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from bot.logs import logging_config
+
     uvicorn.run("bot.server.app:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, log_config=logging_config(settings.log_level,
                                                            settings.log_format),

@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await app.state.agent.aclose()
+        metrics.process_exit()
 
     docs = settings.serves_api_docs
     app = FastAPI(title="Business Porvoo enquiry assistant", version=__version__,

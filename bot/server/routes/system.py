@@ -6,13 +6,13 @@ import hmac
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field, field_validator
 
 from bot.agent import MAX_MESSAGE_CHARS
 from bot.notify.outbox import count_by_status
 from bot.server.deps import AgentDep
-from bot.server.metrics import OUTBOX, OUTBOX_STATUSES, REGISTRY
+from bot.server.metrics import OUTBOX, OUTBOX_STATUSES, exposition
 from bot.server.security import client_key, valid_unicode
 from bot.store.db import check_writable
 
@@ -70,7 +70,7 @@ async def prometheus_metrics(agent: AgentDep) -> Response:
     counts = await agent.in_db(count_by_status, agent.store.db)
     for status in OUTBOX_STATUSES:
         OUTBOX.labels(status).set(counts.get(status, 0))
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 class ParseRequest(BaseModel):
