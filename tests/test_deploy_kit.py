@@ -35,7 +35,8 @@ def test_every_setting_named_in_the_kit_exists():
     for path in [DEPLOY / "bpbot.env.example", DEPLOY / "compose.yaml",
                  *DEPLOY.glob("systemd/*"), ROOT / "docs" / "operations.md"]:
         named |= set(re.findall(r"\bBPBOT_[A-Z_]+[A-Z]", path.read_text()))
-    named -= {"BPBOT_BACKUP_DIR", "BPBOT_BACKUP_KEEP_DAYS"}  # deploy/backup.sh's own
+    # deploy/backup.sh's own, and the embedder's cache folder (bot/nlu/embedders.py)
+    named -= {"BPBOT_BACKUP_DIR", "BPBOT_BACKUP_KEEP_DAYS", "BPBOT_CACHE_DIR"}
     assert named and named <= SETTINGS, sorted(named - SETTINGS)
     example = dict(line.split("=", 1) for line in (DEPLOY / "bpbot.env.example").read_text()
                    .splitlines() if line and not line.startswith("#"))
@@ -115,3 +116,26 @@ def test_the_image_builds_and_answers_ready(tmp_path):
         assert reply.status_code == 200 and reply.json()
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+
+
+def test_the_grafana_dashboard_queries_metrics_the_app_exports():
+    import json
+
+    from bot.server.metrics import REGISTRY
+
+    board = json.loads((DEPLOY / "grafana" / "bpbot-dashboard.json").read_text())
+    exported = set()
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"],
+                "gauge": [""]}
+    for family in REGISTRY.collect():
+        exported |= {family.name + suffix for suffix in suffixes[family.type]}
+    queried = {name for panel in board["panels"] for target in panel["targets"]
+               for name in re.findall(r"\bbpbot_[a-z_]+", target["expr"])}
+    assert queried and queried <= exported, sorted(queried - exported)
+    # The JSON is what deploy/grafana/make_dashboard.py writes (not edited by hand).
+    sys.path.insert(0, str(DEPLOY / "grafana"))
+    try:
+        from make_dashboard import dashboard
+    finally:
+        sys.path.pop(0)
+    assert board == json.loads(json.dumps(dashboard()))
