@@ -32,6 +32,7 @@ PANELS = [
 
 
 def dashboard() -> dict:
+    """The dashboard as Grafana's JSON model."""
     panels = []
     for n, (title, unit, targets, width) in enumerate(PANELS):
         panels.append({
