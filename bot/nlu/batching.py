@@ -91,11 +91,10 @@ class BatchingEmbedder(Embedder):
         return request.result.result()
 
     def _take(self) -> list[_Request] | None:
-        """The next batch, or None when only long requests wait and enough engines already
-        encode long ones. Called holding the lock.
+        """The next batch; None when only long requests wait and may not start yet.
 
         First the oldest request if it waited too long, else the shortest; then the waiting
-        requests of similar length that fit.
+        requests of similar length that fit. Called holding the lock.
         """
         allowed = [r for r in self._pending if r.chars <= self.long_chars
                    or self._long_running < self._long_limit]
