@@ -143,7 +143,7 @@ class Agent:
         if router is None:  # the model given, or the live one (recorded in the database)
             path = model or live_model_path(db, settings.models_path)
             router = Router.load(path, settings.routing_path, serving=serving,
-                                 encoders=settings.embed_threads)
+                                 encoders=settings.encoder_threads)
         runtime.configure(settings, db, router.table)
         runner: CustomActionRunner
         if settings.action_endpoint:

@@ -411,6 +411,9 @@ def serve_cli(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
         typer.secho("Error: several workers need a shared database; set BPBOT_DATABASE_URL to "
                     "PostgreSQL, or use --workers 1.", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
+    if workers > 1 and settings.embed_threads is None:
+        # The workers share the cores: one embedding engine a core in all.
+        os.environ["BPBOT_EMBED_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // workers))
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # The workers share the port: each one's /metrics answers for all (bot/server/metrics).

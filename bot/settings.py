@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import lru_cache
 from typing import Literal
 
@@ -63,8 +64,10 @@ class Settings(BaseSettings):
     # the messages of several conversations meet there as one batch; with the two encoder
     # threads, 8 conversations of unique texts went from 45 to 75 messages/s (bench/load.py).
     nlu_threads: int = Field(4, ge=1, le=32, title="Threads that parse messages")
-    embed_threads: int = Field(2, ge=1, le=16, title="Threads (engines) that embed messages; "
-                               "one a core is the most that helps")
+    embed_threads: int | None = Field(
+        None, ge=1, le=16, title="Threads (engines) that embed messages; default: one a "
+        "core this process may use (`bpbot serve --workers N` shares the cores out), at "
+        "most 4")
     nlu_queue_max: int = Field(256, ge=1, title="Messages waiting for the NLU; beyond: 503")
     # Generous: many customers can share one address (an office, a proxy not listed in
     # BPBOT_TRUSTED_PROXIES); the turns between addresses keep the others' waits short.
@@ -123,6 +126,13 @@ class Settings(BaseSettings):
                                  "network; expected e.g. [\"10.0.0.5\", \"10.0.1.0/24\"]"
                                  ) from exc
         return value
+
+    @property
+    def encoder_threads(self) -> int:
+        """The embedding engines of a server process (`embed_threads` or the cores)."""
+        if self.embed_threads is not None:
+            return self.embed_threads
+        return max(1, min(4, len(os.sched_getaffinity(0))))
 
     @property
     def migrates_on_start(self) -> bool:

@@ -7,9 +7,7 @@ upgrade, the /metrics allow list, fail-over) runs as the city would run it.
 """
 
 import json
-import os
 import re
-import shutil
 import ssl
 import subprocess
 import time
@@ -18,25 +16,17 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.browser import free_port, wait_ready
+from tests.browser import free_port
 from tests.conftest import ROOT, _empty_database
-from tests.test_server_proxy import start_server
-
-MAIN_CONF = """
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/body;
-    proxy_temp_path {root}/proxy;
-    fastcgi_temp_path {root}/fastcgi;
-    uwsgi_temp_path {root}/uwsgi;
-    scgi_temp_path {root}/scgi;
-    include {root}/bpbot.conf;
-}}
-"""
+from tests.nginx import (
+    nginx_binary,
+    nginx_root,
+    server_env,
+    start_nginx,
+    start_two_servers,
+    stop,
+    write_main_conf,
+)
 
 
 def shipped_config(root, *, http, https, upstreams, cert, key) -> str:
@@ -57,23 +47,11 @@ def shipped_config(root, *, http, https, upstreams, cert, key) -> str:
 
 @pytest.fixture()
 def deployed(postgres_url, trained_model_dir, tmp_path):
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not os.path.exists(nginx):
-        pytest.fail("nginx is missing: scripts/setup.sh installs the Debian package "
-                    "nginx-light for the tests")
     db = _empty_database(postgres_url)
-    env = {**os.environ, "BPBOT_DATABASE_URL": postgres_url, "BPBOT_ENVIRONMENT": "test",
-           "BPBOT_MODELS_PATH": str(trained_model_dir), "BPBOT_OUTBOX_INTERVAL_S": "0",
-           "BPBOT_TRUSTED_PROXIES": '["127.0.0.1"]', "BPBOT_RATE_LIMIT_PER_MINUTE": "6",
-           "HF_HUB_OFFLINE": "1"}
-    ports = [free_port(), free_port()]
-    servers = [start_server(p, env) for p in ports]
-    for port, server in zip(ports, servers, strict=True):
-        wait_ready(f"http://127.0.0.1:{port}", server)
-    root = tmp_path / "nginx"
-    root.mkdir()
-    os.chmod(tmp_path, 0o755)
-    os.chmod(root, 0o777)
+    ports, servers = start_two_servers(server_env(
+        postgres_url, trained_model_dir, BPBOT_TRUSTED_PROXIES='["127.0.0.1"]',
+        BPBOT_RATE_LIMIT_PER_MINUTE="6"))
+    root = nginx_root(tmp_path)
     cert, key = root / "cert.pem", root / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-subj", "/CN=bot.example.fi", "-addext",
@@ -82,9 +60,7 @@ def deployed(postgres_url, trained_model_dir, tmp_path):
     http, https = free_port(), free_port()
     (root / "bpbot.conf").write_text(shipped_config(root, http=http, https=https,
                                                     upstreams=ports, cert=cert, key=key))
-    (root / "nginx.conf").write_text(MAIN_CONF.format(root=root))
-    proxy = subprocess.Popen([nginx, "-p", str(root), "-c", str(root / "nginx.conf"),
-                              "-g", "daemon off;"], stderr=subprocess.PIPE)
+    proxy = start_nginx(root, f"include {root}/bpbot.conf;")
     tls = ssl.create_default_context(cafile=str(cert))
     url = f"https://127.0.0.1:{https}"
     deadline = time.monotonic() + 20
@@ -99,12 +75,7 @@ def deployed(postgres_url, trained_model_dir, tmp_path):
         pytest.fail(f"nginx did not start: {proxy.stderr.read().decode() if proxy.stderr else ''}")
     yield {"url": url, "http": f"http://127.0.0.1:{http}", "tls": tls, "servers": servers,
            "proxy": proxy}
-    proxy.terminate()
-    proxy.wait(timeout=10)
-    for server in servers:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=30)
+    stop(proxy, servers)
     db.dispose()
 
 
@@ -161,7 +132,6 @@ def test_a_stopped_process_is_passed_over(deployed):
 
 def test_nginx_accepts_the_shipped_config_as_it_is(tmp_path):
     """`nginx -t` on the file as shipped (certificate paths aside): no syntax error."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     text = (ROOT / "deploy" / "nginx" / "bpbot.conf").read_text()
     assert re.search(r"upstream bpbot \{[^}]*5005[^}]*5006", text)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
@@ -170,7 +140,7 @@ def test_nginx_accepts_the_shipped_config_as_it_is(tmp_path):
     (tmp_path / "bpbot.conf").write_text(
         text.replace("/etc/bpbot/tls/fullchain.pem", str(tmp_path / "c.pem"))
         .replace("/etc/bpbot/tls/privkey.pem", str(tmp_path / "k.pem")))
-    (tmp_path / "nginx.conf").write_text(MAIN_CONF.format(root=tmp_path))
-    checked = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c",
-                              str(tmp_path / "nginx.conf")], capture_output=True, text=True)
+    conf = write_main_conf(tmp_path, f"include {tmp_path}/bpbot.conf;")
+    checked = subprocess.run([nginx_binary(), "-t", "-p", str(tmp_path), "-c", str(conf)],
+                             capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr

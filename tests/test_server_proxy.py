@@ -7,31 +7,17 @@ the middle of the load loses and duplicates no enquiry.
 """
 
 import asyncio
-import os
-import shutil
 import signal
-import subprocess
-import sys
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
 from tests.browser import free_port, wait_ready
-from tests.conftest import ROOT, _empty_database
+from tests.conftest import _empty_database
+from tests.nginx import nginx_root, server_env, start_nginx, start_two_servers, stop
 
-NGINX_CONF = """
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/body;
-    proxy_temp_path {root}/proxy;
-    fastcgi_temp_path {root}/fastcgi;
-    uwsgi_temp_path {root}/uwsgi;
-    scgi_temp_path {root}/scgi;
+HTTP = """
     upstream bpbot {{ server 127.0.0.1:{one} max_fails=1 fail_timeout=30s;
                       server 127.0.0.1:{two} max_fails=1 fail_timeout=30s; }}
     server {{
@@ -44,49 +30,22 @@ http {{
             proxy_next_upstream error timeout;
         }}
     }}
-}}
 """
-
-
-def start_server(port, env):
-    bpbot = os.path.join(os.path.dirname(sys.executable), "bpbot")
-    return subprocess.Popen([bpbot, "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @pytest.fixture()
 def behind_nginx(postgres_url, trained_model_dir, tmp_path):
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not os.path.exists(nginx):
-        pytest.fail("nginx is missing: scripts/setup.sh installs the Debian package "
-                    "nginx-light for the tests")
     db = _empty_database(postgres_url)
-    env = {**os.environ, "BPBOT_DATABASE_URL": postgres_url, "BPBOT_ENVIRONMENT": "test",
-           "BPBOT_MODELS_PATH": str(trained_model_dir), "BPBOT_OUTBOX_INTERVAL_S": "0",
-           "BPBOT_TRUSTED_PROXIES": '["127.0.0.2"]', "BPBOT_RATE_LIMIT_PER_MINUTE": "40",
-           "BPBOT_TURN_LEASE_S": "5", "HF_HUB_OFFLINE": "1"}
-    ports = [free_port(), free_port()]
-    servers = [start_server(p, env) for p in ports]
-    for port, server in zip(ports, servers, strict=True):
-        wait_ready(f"http://127.0.0.1:{port}", server)
-    root = tmp_path / "nginx"
-    root.mkdir()
-    os.chmod(tmp_path, 0o755)
-    os.chmod(root, 0o777)
+    ports, servers = start_two_servers(server_env(
+        postgres_url, trained_model_dir, BPBOT_TRUSTED_PROXIES='["127.0.0.2"]',
+        BPBOT_RATE_LIMIT_PER_MINUTE="40", BPBOT_TURN_LEASE_S="5"))
     port = free_port()
-    (root / "nginx.conf").write_text(NGINX_CONF.format(root=root, one=ports[0], two=ports[1],
-                                                       port=port))
-    proxy = subprocess.Popen([nginx, "-p", str(root), "-c", str(root / "nginx.conf"),
-                              "-g", "daemon off;"], stderr=subprocess.PIPE)
+    proxy = start_nginx(nginx_root(tmp_path),
+                        HTTP.format(one=ports[0], two=ports[1], port=port))
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, proxy, seconds=20)
     yield url, servers, db
-    proxy.terminate()
-    proxy.wait(timeout=10)
-    for server in servers:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=30)
+    stop(proxy, servers)
     db.dispose()
 
 
