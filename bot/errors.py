@@ -135,7 +135,7 @@ class ServerBusyError(BotError):
 
 
 class SchemaOutdatedError(BotError):
-    """The database schema is older than this version needs.
+    """The database schema is not the one this version needs (older, or newer).
 
     Production does not migrate at start: `bpbot db upgrade` does.
     """

@@ -7,15 +7,9 @@
 # Restore with deploy/restore.sh. Needs pg_dump of the server's major version or newer.
 set -euo pipefail
 
-url="${BPBOT_DATABASE_URL:-}"
-case "$url" in
-  postgresql://*|postgres://*) ;;
-  postgresql+psycopg://*) url="postgresql://${url#postgresql+psycopg://}" ;;
-  *) echo "Error: BPBOT_DATABASE_URL must name the PostgreSQL database (postgresql://...);" \
-          "found '${url:-nothing}'. A SQLite file is backed up by copying it while the" \
-          "server is stopped." >&2
-     exit 2 ;;
-esac
+# shellcheck source=pg_url.sh
+. "$(dirname "$0")/pg_url.sh"
+pg_connection "A SQLite file is backed up by copying it while the server is stopped."
 dir="${1:-${BPBOT_BACKUP_DIR:-backups}}"
 keep="${BPBOT_BACKUP_KEEP_DAYS:-14}"
 mkdir -p "$dir"

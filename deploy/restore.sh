@@ -12,14 +12,9 @@ if [ -z "$file" ] || [ ! -f "$file" ]; then
        "found '${file:-nothing}'." >&2
   exit 2
 fi
-url="${BPBOT_DATABASE_URL:-}"
-case "$url" in
-  postgresql://*|postgres://*) ;;
-  postgresql+psycopg://*) url="postgresql://${url#postgresql+psycopg://}" ;;
-  *) echo "Error: BPBOT_DATABASE_URL must name the PostgreSQL database to restore into" \
-          "(postgresql://...); found '${url:-nothing}'." >&2
-     exit 2 ;;
-esac
+# shellcheck source=pg_url.sh
+. "$(dirname "$0")/pg_url.sh"
+pg_connection "It names the database to restore into."
 options=(--no-owner --no-privileges --exit-on-error --single-transaction)
 if [ "${2:-}" = "--replace" ]; then
   options+=(--clean --if-exists)

@@ -73,3 +73,19 @@ def test_development_still_migrates_at_start(tmp_path):
     current, head = schema_revisions(db.engine)
     db.dispose()
     assert current == head
+
+
+def test_a_schema_newer_than_this_version_is_named_as_such(tmp_path):
+    """After a rollback: not "run bpbot db upgrade" (which would fail in alembic)."""
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path}/newer.sqlite3"
+    db = Database(url)  # at head
+    with db.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    db.dispose()
+    env = {**PRODUCTION, "BPBOT_DATABASE_URL": url}
+    served = bpbot("serve", "--port", "1", env_update=env)
+    assert served.returncode == 2 and "newer than this version knows" in served.stderr
+    upgraded = bpbot("db", "upgrade", env_update=env)
+    assert upgraded.returncode == 2 and "newer than this version knows" in upgraded.stderr

@@ -1,6 +1,7 @@
 """deploy/backup.sh and deploy/restore.sh: a backup restores into a fresh PostgreSQL."""
 
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -47,14 +48,29 @@ def test_a_backup_restores_into_a_fresh_postgresql_with_the_same_enquiries(
     enquiries, outbox = rows(source, Enquiry), rows(source, OutboxMessage)
     source.dispose()
 
-    made = script("backup.sh", tmp_path / "backups", url=postgres_url)
+    # The password travels in PGPASSWORD, never on a command line (any local user reads
+    # those): the PostgreSQL tools are wrapped here to record their arguments.
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    for tool in ("pg_dump", "pg_restore", "psql"):
+        real = shutil.which(tool)
+        (shims / tool).write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/argv.log\n'
+                                  f'exec {real} "$@"\n')
+        (shims / tool).chmod(0o755)
+    path = f"{shims}:{os.environ['PATH']}"
+    with_password = postgres_url.replace("bpbot@", "bpbot:not-on-the-command-line@")
+    made = script("backup.sh", tmp_path / "backups", url=with_password, PATH=path)
     assert made.returncode == 0, made.stderr
     dump = made.stdout.strip().splitlines()[-1]
     assert os.path.basename(dump).startswith("bpbot-") and dump.endswith(".dump")
     assert oct(os.stat(dump).st_mode & 0o777) == "0o600"  # personal data
 
-    restored = script("restore.sh", dump, url=fresh_postgres)
+    restored = script("restore.sh", dump, PATH=path,
+                      url=fresh_postgres.replace("bpbot@", "bpbot:not-on-the-command-line@"))
     assert restored.returncode == 0, restored.stderr
+    logged = (tmp_path / "argv.log").read_text()
+    assert "pg_restore" not in logged and "--format=custom" in logged and (
+        "not-on-the-command-line" not in logged)
     target = Database(fresh_postgres, create=False)
     try:
         current, head = schema_revisions(target.engine)

@@ -86,6 +86,52 @@ def test_an_engine_error_reaches_every_caller_of_that_batch_and_the_next_calls_w
     assert embedder.encode(["good"]).shape == (1, 4)
 
 
+def test_a_text_the_engine_refuses_fails_only_its_own_request() -> None:
+    engine = GatedEmbedder()
+    embedder = BatchingEmbedder([BadTextEmbedder(engine)], max_wait_s=5)
+    results, errors = {}, {}
+
+    def call(name, texts):
+        try:
+            results[name] = embedder.encode(texts)
+        except RuntimeError as exc:
+            errors[name] = exc
+
+    first = threading.Thread(target=call, args=("first", ["warm"]))
+    first.start()
+    assert engine.started.acquire(timeout=5)  # busy: the next two wait and go together
+    others = [threading.Thread(target=call, args=(n, [t]))
+              for n, t in (("good", "hyvä"), ("bad", "bad"))]
+    for t in others:
+        t.start()
+    time.sleep(0.1)
+    for _ in range(6):
+        engine.release.release()
+    for t in [first, *others]:
+        t.join(timeout=10)
+    assert set(results) == {"first", "good"} and set(errors) == {"bad"}
+    assert ["hyvä", "bad"] in engine.calls or ["bad", "hyvä"] in engine.calls
+
+
+class BadTextEmbedder(Embedder):
+    """Refuses any call that holds the text "bad"."""
+
+    model_id, version, dim = "bad", "1", 4
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    @property
+    def backend(self) -> str:
+        return "bad"
+
+    def encode(self, texts):
+        out = self.inner.encode(texts)
+        if "bad" in texts:
+            raise RuntimeError("engine refused the text")
+        return out
+
+
 def test_several_engines_each_on_their_own_thread() -> None:
     engines = [SlowEmbedder(), SlowEmbedder()]
     embedder = BatchingEmbedder(engines, max_texts=2)

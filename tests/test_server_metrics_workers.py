@@ -2,13 +2,21 @@
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import httpx
 
 from tests.browser import free_port, wait_ready
 from tests.conftest import ROOT, _empty_database
+
+
+def live_pids(text: str) -> list[str]:
+    """The worker pids that report a model (value 1)."""
+    return sorted(set(re.findall(r'^bpbot_model_info\{[^}]*pid="(\d+)"[^}]*\} 1\.0$', text,
+                                 re.M)))
 
 
 def total(text: str, name: str) -> float:
@@ -33,13 +41,25 @@ def test_counters_of_two_workers_add_up_in_every_scrape(postgres_url, trained_mo
             httpx.post(url + "/webhooks/rest/webhook", timeout=60, json={
                 "sender": f"metrics-{i}", "message": "hei"}).raise_for_status()
         scrapes = [httpx.get(url + "/metrics", timeout=10).text for _ in range(12)]
+        # A worker killed (out of memory, say) is replaced; its model id leaves the sum.
+        killed = int(live_pids(scrapes[0])[0])
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                after = live_pids(httpx.get(url + "/metrics", timeout=5).text)
+            except httpx.HTTPError:
+                after = []
+            if len(after) == 2 and str(killed) not in after:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"the killed worker {killed} is still counted: {after}")
     finally:
         server.terminate()
         server.wait(timeout=30)
         db.dispose()
     # Every scrape, whichever worker answered, counts all 24 messages.
     assert [total(s, "bpbot_messages_total") for s in scrapes] == [24.0] * 12
-    models = set(re.findall(r'^bpbot_model_info\{[^}]*pid="(\d+)"[^}]*\} 1\.0$', scrapes[0],
-                            re.M))
-    assert len(models) == 2, scrapes[0]  # each worker reports its model id
+    assert len(live_pids(scrapes[0])) == 2, scrapes[0]  # each worker reports its model id
     assert re.search(r'^bpbot_build_info\{[^}]*version="[^"]+"', scrapes[0], re.M)

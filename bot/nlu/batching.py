@@ -108,7 +108,10 @@ class BatchingEmbedder(Embedder):
         self._pending.remove(first)
         batch, count, chars = [first], len(first.texts), first.chars
         similar = max(2 * first.chars, first.chars + 200)
+        long_allowed = self._long_running < self._long_limit
         for request in sorted(self._pending, key=lambda r: (r.chars, r.arrived)):
+            if request.chars > self.long_chars and not long_allowed:
+                break  # sorted by length: only longer ones follow
             if (request.chars > similar or count + len(request.texts) > self.max_texts
                     or chars + request.chars > self.max_chars):
                 break
@@ -128,21 +131,36 @@ class BatchingEmbedder(Embedder):
                     batch = self._take() if self._pending else None
                 long = any(r.chars > self.long_chars for r in batch)
                 self._long_running += long
-            texts = [t for request in batch for t in request.texts]
             try:
-                vectors = engine.encode(texts)
-            except BaseException as exc:  # noqa: BLE001 - every waiting caller gets it
+                self._encode(engine, batch)
+            except BaseException as exc:  # noqa: BLE001 - no caller may wait forever
                 for request in batch:
-                    request.result.set_exception(exc)
-                continue
+                    if not request.result.done():
+                        request.result.set_exception(exc)
             finally:
                 if long:
                     with self._ready:
                         self._long_running -= 1
                         self._ready.notify_all()  # a long request may go now
+
+    def _encode(self, engine: Embedder, batch: list[_Request]) -> None:
+        texts = [t for request in batch for t in request.texts]
+        try:
+            vectors = engine.encode(texts)
+        except Exception:
+            if len(batch) == 1:
+                raise
+            # One text may be what the engine refused: the others get their vectors.
+            for request in batch:
+                try:
+                    self._encode(engine, [request])
+                except Exception as exc:  # noqa: BLE001 - this request's own failure
+                    request.result.set_exception(exc)
+            return
+        with self._ready:
             self.calls += 1
             self.texts += len(texts)
-            start = 0
-            for request in batch:
-                request.result.set_result(vectors[start:start + len(request.texts)])
-                start += len(request.texts)
+        start = 0
+        for request in batch:
+            request.result.set_result(vectors[start:start + len(request.texts)])
+            start += len(request.texts)

@@ -83,7 +83,8 @@ async def _switch_if_promoted(app: FastAPI) -> None:
         path = Path(agent.settings.models_path) / live
         router = await asyncio.to_thread(partial(
             Router.load, path, agent.settings.routing_path,
-            embedder=agent.router.nlu.embedder))
+            embedder=agent.router.nlu.embedder, serving=True,
+            encoders=agent.settings.encoder_threads))
         previous = agent.swap_router(router)
         metrics.set_model(agent.model_id, previous)
         logger.info("Switched to the live model %s (was %s)", live, previous)
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, *, agent: Agent | None = None) 
         install_log_masking()  # handlers configured after create_app (uvicorn's own)
         app.state.agent = agent or getattr(app.state, "agent", None)
         loaded = app.state.agent is None  # else given (tests): it stays as it is
+        metrics.forget_dead_workers()
         if loaded:
             app.state.agent = Agent.load(settings, serving=True)
             metrics.set_model(app.state.agent.model_id)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import platform
+import re
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -70,3 +72,21 @@ def process_exit() -> None:
     """A worker that stops takes its live gauges (its model id) out of the sum."""
     if MULTIPROCESS:
         mark_process_dead(os.getpid())
+
+
+def forget_dead_workers() -> None:
+    """Take the live gauges of workers that died without stopping (killed) out of the sum.
+
+    Called when a worker starts: uvicorn starts a new one in place of a dead one.
+    """
+    if not MULTIPROCESS:
+        return
+    pids = {int(m.group(1)) for path in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob(
+        "*.db") if (m := re.search(r"_(\d+)\.db$", path.name))}
+    for pid in pids - {os.getpid()}:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            mark_process_dead(pid)
+        except PermissionError:  # alive, another user's
+            pass

@@ -75,6 +75,17 @@ def schema_revisions(engine: Engine) -> tuple[str | None, str]:
     return current, str(head)
 
 
+def knows_revision(revision: str) -> bool:
+    """Whether this version's migrations include `revision` (else the database is newer)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def check_schema(engine: Engine) -> None:
     """Raise unless the schema is at the newest revision.
 
@@ -84,6 +95,11 @@ def check_schema(engine: Engine) -> None:
     current, head = schema_revisions(engine)
     if current != head:
         where = engine.url.render_as_string(hide_password=True)
+        if current is not None and not knows_revision(current):
+            raise SchemaOutdatedError(
+                f"The database {where} is at revision {current}, newer than this version "
+                f"knows (its newest is {head}): it was upgraded by a later release. Run that "
+                "release, or restore the backup taken before its upgrade.")
         found = f"at revision {current}" if current else "empty (no tables yet)"
         raise SchemaOutdatedError(
             f"The database {where} is {found}; this version needs revision {head}. Run "
