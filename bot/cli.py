@@ -413,8 +413,9 @@ def serve_cli(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
         raise typer.Exit(2)
     if workers > 1 and settings.embed_threads is None:
         # The workers share the cores: one embedding engine a core in all.
-        cores = len(os.sched_getaffinity(0))
-        os.environ["BPBOT_EMBED_THREADS"] = str(min(4, max(1, cores // workers)))
+        from bot.settings import default_encoders
+
+        os.environ["BPBOT_EMBED_THREADS"] = str(default_encoders(workers))
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # The workers share the port: each one's /metrics answers for all (bot/server/metrics).
@@ -564,15 +565,13 @@ def db_upgrade_cli() -> None:
     In production: once per release, after a backup, before the new version's servers start.
     """
     from bot.settings import get_settings
-    from bot.store.db import Database, knows_revision, migrate, schema_revisions
+    from bot.store.db import Database, migrate, newer_schema_error, schema_revisions
 
     db = Database(get_settings().database_url, create=False)
     before, head = schema_revisions(db.engine)
-    if before is not None and not knows_revision(before):
+    if before is not None and (newer := newer_schema_error(db.engine, before, head)):
         db.dispose()
-        typer.secho(f"Error: the database is at revision {before}, newer than this version "
-                    f"knows (its newest is {head}). Run the release that upgraded it, or "
-                    "restore the backup taken before.", fg=typer.colors.RED, err=True)
+        typer.secho(f"Error: {newer.message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
     if before == head:
         typer.echo(f"The schema is up to date (revision {head}).")

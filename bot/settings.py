@@ -130,9 +130,7 @@ class Settings(BaseSettings):
     @property
     def encoder_threads(self) -> int:
         """The embedding engines of a server process (`embed_threads` or the cores)."""
-        if self.embed_threads is not None:
-            return self.embed_threads
-        return max(1, min(4, len(os.sched_getaffinity(0))))
+        return self.embed_threads if self.embed_threads is not None else default_encoders()
 
     @property
     def migrates_on_start(self) -> bool:
@@ -156,6 +154,14 @@ class Settings(BaseSettings):
                         f"BPBOT_{name.upper()} is left at its default or shorter than 16 "
                         "characters; set a long random value in production.")
         return self
+
+
+def default_encoders(workers: int = 1) -> int:
+    """Embedding engines a process runs by default: 1 to 4, one a core.
+
+    The cores this process may use are shared out among `workers` processes.
+    """
+    return min(4, max(1, len(os.sched_getaffinity(0)) // workers))
 
 
 @lru_cache(maxsize=1)

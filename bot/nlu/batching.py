@@ -91,13 +91,13 @@ class BatchingEmbedder(Embedder):
         return request.result.result()
 
     def _take(self) -> list[_Request] | None:
-        """The next batch; None when only long requests wait and may not start yet.
+        """The next batch; None when nothing waits, or only long ones that may not start yet.
 
         First the oldest request if it waited too long, else the shortest; then the waiting
         requests of similar length that fit. Called holding the lock.
         """
-        allowed = [r for r in self._pending if r.chars <= self.long_chars
-                   or self._long_running < self._long_limit]
+        long_allowed = self._long_running < self._long_limit
+        allowed = [r for r in self._pending if r.chars <= self.long_chars or long_allowed]
         if not allowed:
             return None
         oldest = min(allowed, key=lambda r: r.arrived)
@@ -108,7 +108,6 @@ class BatchingEmbedder(Embedder):
         self._pending.remove(first)
         batch, count, chars = [first], len(first.texts), first.chars
         similar = max(2 * first.chars, first.chars + 200)
-        long_allowed = self._long_running < self._long_limit
         for request in sorted(self._pending, key=lambda r: (r.chars, r.arrived)):
             if request.chars > self.long_chars and not long_allowed:
                 break  # sorted by length: only longer ones follow
@@ -125,10 +124,8 @@ class BatchingEmbedder(Embedder):
     def _serve(self, engine: Embedder) -> None:
         while True:
             with self._ready:
-                batch = self._take() if self._pending else None
-                while batch is None:
+                while (batch := self._take()) is None:
                     self._ready.wait()
-                    batch = self._take() if self._pending else None
                 long = any(r.chars > self.long_chars for r in batch)
                 self._long_running += long
             try:

@@ -129,9 +129,9 @@ class EntityExtractor:
                          if name not in {"business_id"}]  # validated extractor handles it
         self._lookups: dict[str, list[str]] = patterns["lookups"]
         self._entries = [
-            _LookupEntry(label, value, tuple(t.lower for t in tokens(value)))
-            for label, values in self._lookups.items() for value in values]
-        self._entries = [e for e in self._entries if e.words]
+            _LookupEntry(label, value, words)
+            for label, values in self._lookups.items() for value in values
+            if (words := tuple(t.lower for t in tokens(value)))]
         self._base_forms = finnish_base_forms() if use_finnish_lemmas else None
         self.finnish_lemmas = self._base_forms is not None
 

@@ -56,6 +56,7 @@ class CompiledClassifier:
     """Predicts like a fitted `IntentClassifier`, from arrays saved in one .npz file."""
 
     def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self._arrays = arrays  # what `save` writes
         self.labels: list[str] = [str(s) for s in arrays["labels"]]
         self.temperature = float(arrays["temperature"])
         self._coef = arrays["coef"]
@@ -68,7 +69,7 @@ class CompiledClassifier:
 
     @classmethod
     def from_classifier(cls, classifier: Any) -> CompiledClassifier:
-        """The arrays of a fitted `IntentClassifier` (multinomial, two or more intents).
+        """The arrays of a fitted `IntentClassifier` (multinomial, three or more intents).
 
         Raises:
             ValueError: when the classifier is not fitted or saw fewer than three intents
@@ -105,13 +106,7 @@ class CompiledClassifier:
 
     def save(self, path: Path) -> None:
         """Write the arrays (no pickle: loading runs no code from the file)."""
-        np.savez(path, labels=np.array(self.labels), temperature=np.array(self.temperature),
-                 coef=self._coef, intercept=self._intercept,
-                 char_ngram_weight=np.array(self._weight),
-                 ngram_range=np.array(self._ngram_range), idf=self._idf,
-                 log_prob=self._log_prob,
-                 vocabulary=np.array(sorted(self._vocabulary, key=self._vocabulary.__getitem__),
-                                     dtype=str))
+        np.savez(path, allow_pickle=False, **self._arrays)
 
     @classmethod
     def load(cls, path: Path) -> CompiledClassifier:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -64,26 +65,40 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")  # type: ignore[arg-type]
 
 
+@lru_cache(maxsize=1)
+def _scripts() -> Any:
+    """The migrations of this version (read once a process)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS))
+
+
 def schema_revisions(engine: Engine) -> tuple[str | None, str]:
     """(the database's schema revision or None for an empty database, the newest one)."""
     from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
-    return current, str(head)
+    return current, str(_scripts().get_current_head())
 
 
-def knows_revision(revision: str) -> bool:
-    """Whether this version's migrations include `revision` (else the database is newer)."""
-    from alembic.script import ScriptDirectory
+def newer_schema_error(engine: Engine, current: str, head: str) -> SchemaOutdatedError | None:
+    """The error for a `current` revision this version does not know, else None.
+
+    Such a revision comes from a later release that upgraded the database.
+    """
     from alembic.util import CommandError
 
     try:
-        return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is not None
+        if _scripts().get_revision(current) is not None:
+            return None
     except CommandError:
-        return False
+        pass
+    where = engine.url.render_as_string(hide_password=True)
+    return SchemaOutdatedError(
+        f"The database {where} is at revision {current}, newer than this version knows (its "
+        f"newest is {head}): it was upgraded by a later release. Run that release, or "
+        "restore the backup taken before its upgrade.")
 
 
 def check_schema(engine: Engine) -> None:
@@ -94,12 +109,9 @@ def check_schema(engine: Engine) -> None:
     """
     current, head = schema_revisions(engine)
     if current != head:
+        if current is not None and (newer := newer_schema_error(engine, current, head)):
+            raise newer
         where = engine.url.render_as_string(hide_password=True)
-        if current is not None and not knows_revision(current):
-            raise SchemaOutdatedError(
-                f"The database {where} is at revision {current}, newer than this version "
-                f"knows (its newest is {head}): it was upgraded by a later release. Run that "
-                "release, or restore the backup taken before its upgrade.")
         found = f"at revision {current}" if current else "empty (no tables yet)"
         raise SchemaOutdatedError(
             f"The database {where} is {found}; this version needs revision {head}. Run "
