@@ -19,6 +19,7 @@ from actions.common import FORM, language_of
 from bot.nlu.validators import (
     BUSINESS_ID,
     EMAIL,
+    business_id_in,
     business_id_is_valid,
     normalise_business_id,
     normalise_phone,
@@ -96,9 +97,34 @@ def _earlier_entity(tracker: Tracker, entities: tuple[str, ...]) -> str | None:
     return None
 
 
+def _value_before_latest_message(tracker: Tracker, slot: str) -> Any:
+    """The slot's value before the latest message's candidates were added."""
+    seen_message = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_message = True
+        elif seen_message and event.get("event") == "slot" and event.get("name") == slot:
+            return event.get("value")
+    return None
+
+
 def _given_before(tracker: Tracker, slot: str) -> Any:
     details = tracker.get_slot("contact_details") or {}
     return details.get(slot) if isinstance(details, dict) else None
+
+
+def _business_id_as_contact(typed: str, dispatcher: CollectingDispatcher,
+                            tracker: Tracker) -> dict[str, Any]:
+    """A business ID typed as the contact: no phone number; the contact is asked again.
+
+    Taken as the company's business ID when its check digit holds (as one typed anywhere
+    in the form is, by the slot's entity mapping; the summary shows it).
+    """
+    if business_id_is_valid(typed):
+        dispatcher.utter_message(response="utter_contact_is_business_id", value=typed)
+        return {"contact": None, "business_id": normalise_business_id(typed)}
+    dispatcher.utter_message(response="utter_contact_looks_like_business_id", value=typed)
+    return {"contact": None}
 
 
 class ValidateEnquiryForm(FormValidationAction):
@@ -203,6 +229,11 @@ class ValidateEnquiryForm(FormValidationAction):
         candidate = found.group(0) if found else text
         if found and business_id_is_valid(candidate):
             return {"business_id": normalise_business_id(candidate)}
+        if tracker.get_slot("requested_slot") == "contact" and business_id_in(
+                _plain(tracker.latest_message.get("text"))):
+            # A wrong one typed as the contact: validate_contact says so; what was given
+            # before stays.
+            return {"business_id": _value_before_latest_message(tracker, "business_id")}
         dispatcher.utter_message(response="utter_invalid_business_id", value=text[:40])
         return {"business_id": None}
 
@@ -213,6 +244,9 @@ class ValidateEnquiryForm(FormValidationAction):
         email = EMAIL.search(text)
         if email:
             return {"contact": email.group(0)}
+        typed_id = business_id_in(text)
+        if typed_id is not None:
+            return _business_id_as_contact(typed_id, dispatcher, tracker)
         phone = normalise_phone(text)
         if phone:
             return {"contact": phone}

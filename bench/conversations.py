@@ -34,6 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.load import start_server  # noqa: E402
+from tests.chat import keeping_tokens  # noqa: E402
 from tests.simulated_user import (  # noqa: E402
     KINDS,
     LANGUAGES,
@@ -101,7 +102,7 @@ async def run_all(base: str, plan: list[Scenario], database: str | None, concurr
                 continue
             outcomes.append(await hold(client, scenario, matcher, facts, database))
 
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+    async with keeping_tokens(httpx.AsyncClient(base_url=base, timeout=60)) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     order = {s.sender: i for i, s in enumerate(plan)}
     outcomes.sort(key=lambda o: order[o.sender])

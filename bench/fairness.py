@@ -28,6 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.load import start_server  # noqa: E402
+from tests.chat import keeping_tokens  # noqa: E402
 
 TOPICS = ["terassilupa kahvilalle", "rakennuslupa hallille", "ympäristölupa maalaamolle",
           "rekrytointiapua kahdelle kokille", "yritystontti Kuninkaanportista",
@@ -36,7 +37,7 @@ TOPICS = ["terassilupa kahvilalle", "rakennuslupa hallille", "ympäristölupa ma
 
 def client(address: str) -> httpx.AsyncClient:
     transport = httpx.AsyncHTTPTransport(local_address=address)
-    return httpx.AsyncClient(timeout=120, transport=transport)
+    return keeping_tokens(httpx.AsyncClient(timeout=120, transport=transport))
 
 
 async def victim(base: str, count: int, tag: str, address: str) -> list[float]:

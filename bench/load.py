@@ -15,6 +15,13 @@ write them, as in real use. `repeated`: every conversation sends the same texts 
 them a button payload), the load script of earlier versions: with an embedding cache those
 texts were cache hits; a server keeps no cache now, so the two should be close.
 
+`--mail`: the server delivers its outbox to a real SMTP server (aiosmtpd) on loopback;
+after the run the benchmark waits for the outbox to drain and checks that every reference
+a conversation was given is stored and was e-mailed exactly once (one message to the unit,
+one copy to the customer, no Message-ID twice). Errors (any answer but 200) are counted,
+not fatal, and printed. Two processes on PostgreSQL, 40 conversations, a minute:
+`python bench/load.py --workers 2 --levels 40 --seconds 60 --texts unique --mail`.
+
 Prints messages per second, p50/p95 latency, CPU per message (server and load generator)
 and the server's RSS after the run; the last line is one JSON object. Target on 2 cores,
 one worker: >= 70 messages/s with p95 < 250 ms at 8 concurrent conversations with unique
@@ -41,6 +48,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.conversation_speed import PATHS, pct  # noqa: E402
+from tests.chat import keeping_tokens  # noqa: E402
 
 REFERENCE = re.compile(r"BP-\d{4}-\d{6}")
 
@@ -171,8 +179,8 @@ def personal(text: str, step: int, tag: int, lang: str = "fi", unique: bool = Tr
 
 
 async def conversation(client: httpx.AsyncClient, n: int, stop_at: float,
-                       latencies: list[float], done: list[str], level_tag: int = 0,
-                       unique: bool = True) -> None:
+                       latencies: list[float], done: list[str], errors: list[str],
+                       level_tag: int = 0, unique: bool = True) -> None:
     languages = list(PATHS)
     round_ = 0
     while time.monotonic() < stop_at:
@@ -188,7 +196,9 @@ async def conversation(client: httpx.AsyncClient, n: int, stop_at: float,
             started = time.perf_counter()
             response = await client.post("/webhooks/rest/webhook", json={
                 "sender": sender, "message": personal(text, i, tag, lang, unique)})
-            response.raise_for_status()
+            if response.status_code != 200:
+                errors.append(f"{response.status_code} {response.text[:200]}")
+                return
             latencies.append(1000 * (time.perf_counter() - started))
             replies = response.json()
         # The last answer gives the enquiry's reference: the conversation really went through.
@@ -203,24 +213,77 @@ async def level(base: str, server_pid: int, concurrent: int, seconds: float,
                 texts: str = "unique", run: int = 0) -> dict[str, object]:
     latencies: list[float] = []
     done: list[str] = []
+    errors: list[str] = []
     server_cpu, own_cpu = cpu_s(server_pid), time.process_time()
     limits = httpx.Limits(max_connections=concurrent + 4)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+    async with keeping_tokens(httpx.AsyncClient(base_url=base, timeout=30,
+                                                limits=limits)) as client:
         started = time.monotonic()
         stop_at = started + seconds
-        await asyncio.gather(*(conversation(client, n, stop_at, latencies, done,
+        await asyncio.gather(*(conversation(client, n, stop_at, latencies, done, errors,
                                             run * 1000 + concurrent, texts == "unique")
                                for n in range(concurrent)))
         wall = time.monotonic() - started
     server_cpu, own_cpu = cpu_s(server_pid) - server_cpu, time.process_time() - own_cpu
     return {"texts": texts, "concurrent": concurrent, "messages": len(latencies),
-            "enquiries": len(set(done)),
+            "enquiries": len(set(done)), "references": sorted(set(done)),
+            "errors": len(errors), "first_errors": errors[:5],
             "messages_per_s": round(len(latencies) / wall, 1),
             "p50_ms": round(statistics.median(latencies), 1),
             "p95_ms": round(pct(latencies, 0.95), 1),
             # CPU per message: the server's, and this load generator's own share of the cores
             "server_cpu_ms": round(1000 * server_cpu / max(1, len(latencies)), 2),
             "client_cpu_ms": round(1000 * own_cpu / max(1, len(latencies)), 2)}
+
+
+class Mailbox:
+    """What a real SMTP server on loopback received: (Message-ID, subject) per message."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str]] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object
+                          ) -> str:  # noqa: N802 - aiosmtpd's name
+        from email import message_from_bytes
+
+        message = message_from_bytes(envelope.content)  # type: ignore[attr-defined]
+        self.received.append((str(message["Message-ID"]), str(message["Subject"])))
+        return "250 OK"
+
+
+def check_mail(mailbox: Mailbox, database: str, references: list[str],
+               wait_s: float = 120) -> dict[str, object]:
+    """Wait for the outbox to drain; is every reference stored and e-mailed once?"""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database.replace("postgresql://", "postgresql+psycopg://", 1))
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            waiting = connection.execute(text(
+                "SELECT count(*) FROM outbox WHERE kind = 'email' AND sent_at IS NULL")).scalar()
+        if not waiting:
+            break
+        time.sleep(1)
+    time.sleep(3)  # a worker that would (wrongly) send one again has had time to
+    with engine.connect() as connection:
+        stored = {row[0] for row in connection.execute(text("SELECT reference FROM enquiry"))}
+        waiting = connection.execute(text(
+            "SELECT count(*) FROM outbox WHERE kind = 'email' AND sent_at IS NULL")).scalar()
+    engine.dispose()
+    per_reference: dict[str, int] = {}
+    for _, subject in mailbox.received:
+        found = REFERENCE.search(subject)
+        if found:
+            per_reference[found.group(0)] = per_reference.get(found.group(0), 0) + 1
+    ids = [message_id for message_id, _ in mailbox.received]
+    return {"references_given": len(references),
+            "stored": sum(r in stored for r in references),
+            "mailed_twice_each": sum(per_reference.get(r) == 2 for r in references),
+            "not_mailed": sum(r not in per_reference for r in references),
+            "mailed_more": sum(per_reference.get(r, 0) > 2 for r in references),
+            "duplicate_message_ids": len(ids) - len(set(ids)),
+            "outbox_waiting": waiting}
 
 
 def main() -> None:
@@ -230,6 +293,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--model", default=None)
     parser.add_argument("--texts", default="unique,repeated")
+    parser.add_argument("--mail", action="store_true",
+                        help="deliver the outbox to a real SMTP server and check it")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bpbot-load-")
     models = args.model
@@ -248,20 +313,37 @@ def main() -> None:
         database = f"sqlite:///{tmp}/load.sqlite3"
     results: dict[str, object] = {"benchmark": "load", "workers": args.workers,
                                   "database": database.split(":")[0]}
+    mailbox, smtp, env = Mailbox(), None, {}
+    if args.mail:
+        from aiosmtpd.controller import Controller
+
+        smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+        smtp.start()
+        env = {"BPBOT_SMTP_HOST": "127.0.0.1", "BPBOT_SMTP_PORT": str(smtp.port),
+               "BPBOT_OUTBOX_INTERVAL_S": "1"}
     try:
-        server, base = start_server(models, database, args.workers, ready_within_s=120)
+        server, base = start_server(models, database, args.workers, ready_within_s=120,
+                                    env_extra=env)
         try:
             results["levels"] = [
                 asyncio.run(level(base, server.pid, int(c), args.seconds, texts, run))
                 for run, texts in enumerate(args.texts.split(","))
                 for c in args.levels.split(",")]
             results["server_rss_mb"] = rss_mb(server.pid)
+            if args.mail:
+                given = [r for lv in results["levels"]  # type: ignore[union-attr]
+                         for r in lv["references"]]
+                results["mail"] = check_mail(mailbox, database, given)
         finally:
             server.terminate()
             server.wait(timeout=30)
     finally:
+        if smtp is not None:
+            smtp.stop()
         if server_pg is not None:
             server_pg.stop()
+    for level_result in results.get("levels") or []:  # type: ignore[union-attr]
+        level_result.pop("references", None)
     for key, value in results.items():
         print(f"{key:14} {value}")
     print(json.dumps(results))

@@ -150,3 +150,66 @@ class StoreUnavailableError(ServerBusyError):
 
     def __init__(self, message: str, retry_after_s: int = 30) -> None:
         super().__init__(message, retry_after_s)
+
+
+class ModelFormatError(InvalidModelError):
+    """A model folder whose manifest names no format, or one this version does not load."""
+
+    code = "E030"
+
+    def __init__(self, path: str | Path, found: object, fix: str) -> None:
+        BotError.__init__(self, f"Model '{path}' has {found}; this version loads only model "
+                                f"format 4 (arrays, no code). {fix}")
+        self.path = str(path)
+
+
+class ModelArraysError(InvalidModelError):
+    """A model's predictor.npz holds arrays of a kind, shape or size a model never has."""
+
+    code = "E031"
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        BotError.__init__(self, f"Model '{path}' is refused before loading: {problem}. A "
+                                "model trained by `bpbot train` never looks like this: train "
+                                "a new one, and find out who wrote this folder.")
+        self.path = str(path)
+
+
+class ModelDigestError(InvalidModelError):
+    """A model folder that is not the one recorded at its promotion (changed or swapped)."""
+
+    code = "E032"
+
+    def __init__(self, path: str | Path, expected: str | None, found: str) -> None:
+        if expected is None:
+            problem = ("it was promoted before digests were recorded; promote it again "
+                       f"(`bpbot models promote {Path(path).name}`) to record its digest")
+        else:
+            problem = (f"its files (sha256 {found[:12]}...) are not the ones recorded at its "
+                       f"promotion ({expected[:12]}...): the folder was changed or replaced. "
+                       "Copy the promoted folder back, or promote another model")
+        BotError.__init__(self, f"Model '{path}' is refused: {problem}.")
+        self.path = str(path)
+
+
+class NoLiveModelError(BotError):
+    """No model may be loaded: nothing promoted, or no promoted model loads, and none given."""
+
+    code = "E033"
+
+    def __init__(self, models_dir: str | Path, problems: list[str] | None = None) -> None:
+        if problems:
+            why = "no promoted model can be loaded (" + "; ".join(problems) + ")"
+        else:
+            why = "no model has been promoted in this database yet"
+        super().__init__(
+            f"Not starting: {why}. Run `bpbot models promote ID` (`bpbot models list` shows "
+            f"the models in {models_dir}/), or name one model folder with --model DIR or "
+            "BPBOT_MODELS_PATH=DIR.")
+        self.problems = problems or []
+
+
+class PromotionError(BotError):
+    """A promotion or rollback the registry refuses (the model would not load, or none)."""
+
+    code = "E034"

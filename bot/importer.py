@@ -10,14 +10,18 @@ with a message naming what to use instead.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ConfigFileError
+import yaml
+
+from bot.errors import ConfigFileError, TrainingDataError
 from bot.nlu.language import LanguageIdentifier
-from bot.yaml_io import read_yaml, yaml_files
+from bot.nlu.training_data import ITEM_KINDS, parse_annotated
+from bot.yaml_io import nlu_yaml, read_yaml, read_yaml_node, yaml_files
 
 # Rasa's standard components: this engine's equivalent, or None with what to do instead.
 RASA_COMPONENTS: dict[str, tuple[str | None, str]] = {
@@ -56,6 +60,14 @@ RASA_COMPONENTS: dict[str, tuple[str | None, str]] = {
 }
 # Below this detection confidence an example is listed for a person to check.
 REVIEW_CONFIDENCE = 0.8
+# What an intent, entity, regex or lookup name may be: nothing YAML reads as syntax.
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+NAME_ALLOWED = ("a name has 1 to 64 characters: letters A-Z or a-z, digits, '_', '.' or "
+                "'-', the first a letter, a digit or '_'")
+# A synonym names the value it maps to ("Vanha Porvoo"): letters of any language and spaces.
+SYNONYM = re.compile(r"\w(?:[\w .'&-]{0,62}[\w.'])?")
+SYNONYM_ALLOWED = ("a synonym has 1 to 64 characters: letters, digits, spaces and _ . ' & -, "
+                   "no line break, starting with a letter or digit and ending without a space")
 
 
 @dataclass
@@ -70,38 +82,97 @@ class ImportReport:
     written: list[Path] = field(default_factory=list)
 
 
-def rasa_examples(project: Path) -> list[tuple[str, str]]:
-    """(intent, text) of every example in the Rasa project's data folder."""
+def _mapping(node: yaml.Node | None) -> dict[str, yaml.Node]:
+    """The scalar keys of a mapping node and their value nodes ({} for anything else)."""
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(key.value): value for key, value in node.value
+            if isinstance(key, yaml.ScalarNode)}
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def check_name(path: Path, kind: str, name: str, line: int) -> str:
+    """`name` when it is a valid intent, entity, synonym or lookup name.
+
+    Raises:
+        TrainingDataError: naming the file and line, and saying what a name may have.
+    """
+    pattern, allowed = (SYNONYM, SYNONYM_ALLOWED) if kind == "synonym" else (NAME, NAME_ALLOWED)
+    if pattern.fullmatch(name) is None:
+        shown = repr(name) if len(name) <= 80 else repr(name[:80]) + "..."
+        raise TrainingDataError(
+            path, f"the {kind} name {shown} is not accepted: {allowed}. Rename it in the "
+                  "Rasa project and import again.", kind, line)
+    return name
+
+
+def _block_examples(path: Path, intent: str, node: yaml.Node | None) -> list[tuple[str, int]]:
+    """The '- ' lines of an item's `examples: |` block, with their lines in the file."""
+    if node is None:
+        return []
+    if not isinstance(node, yaml.ScalarNode):
+        raise TrainingDataError(path, f"in '{intent}', expected the examples as a block of "
+                                      "'- ' lines (examples: |)", "examples", _line(node))
+    first = _line(node) + (1 if node.style in ("|", ">") else 0)
+    return [(text.strip()[2:].strip(), first + i)
+            for i, text in enumerate(str(node.value).splitlines())
+            if text.strip().startswith("- ")]
+
+
+def _file_examples(path: Path) -> list[tuple[str, str]]:
+    """(intent, plain text) of one file's `nlu:` items, every name checked first."""
+    root = _mapping(read_yaml_node(path, TrainingDataError, allow_aliases=False))
+    items = root.get("nlu")
     found: list[tuple[str, str]] = []
+    for item in items.value if isinstance(items, yaml.SequenceNode) else []:
+        keys = _mapping(item)
+        kind = next((k for k in ITEM_KINDS if k in keys), None)
+        if kind is None:
+            continue
+        name_node = keys[kind]
+        if not isinstance(name_node, yaml.ScalarNode):
+            raise TrainingDataError(path, f"expected the {kind} name as text", kind,
+                                    _line(name_node))
+        name = check_name(path, kind, str(name_node.value), _line(name_node))
+        if kind != "intent":
+            continue
+        for line_text, line in _block_examples(path, name, keys.get("examples")):
+            try:
+                text, entities = parse_annotated(line_text)
+            except ValueError as exc:
+                raise TrainingDataError(path, str(exc), f"intent {name}", line) from exc
+            for entity in entities:
+                check_name(path, "entity", str(entity["entity"]), line)
+            if text.strip():
+                found.append((name, text.strip()))
+    return found
+
+
+def rasa_examples(project: Path) -> list[tuple[str, str]]:
+    """(intent, text) of every example in the Rasa project's data folder.
+
+    The files are read as imported data (no aliases, size and depth limits) and every
+    intent, entity, synonym, regex and lookup name is checked before any is used.
+
+    Raises:
+        ConfigFileError: (TrainingDataError) naming the file and line of the first problem.
+    """
     data = project / "data"
     if not data.is_dir():
         raise ConfigFileError(project, "no data/ folder; expected a Rasa project (rasa init)")
-    for path in yaml_files([data]):
-        raw = read_yaml(path) or {}
-        for block in raw.get("nlu") or [] if isinstance(raw, dict) else []:
-            if not isinstance(block, dict) or "intent" not in block:
-                continue
-            for line in str(block.get("examples") or "").splitlines():
-                text = line.strip()
-                if text.startswith("- "):
-                    found.append((str(block["intent"]), _plain(text[2:].strip())))
+    found = [pair for path in yaml_files([data]) for pair in _file_examples(path)]
     if not found:
         raise ConfigFileError(data, "no NLU examples found (expected 'nlu:' with "
                                     "'- intent:' blocks)")
     return found
 
 
-def _plain(text: str) -> str:
-    """Rasa's inline entity annotations ([Porvoo](city)) as plain text."""
-    import re
-
-    return re.sub(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}",
-                  lambda m: m.group(1) or m.group(2), text)
-
-
 def map_pipeline(config: Path, report: ImportReport) -> None:
     """Rasa's pipeline names: ours, or refused with what to use instead."""
-    raw = read_yaml(config) or {} if config.is_file() else {}
+    raw = read_yaml(config, allow_aliases=False) or {} if config.is_file() else {}
     for entry in raw.get("pipeline") or [] if isinstance(raw, dict) else []:
         name = str(entry.get("name") if isinstance(entry, dict) else entry)
         ours, how = RASA_COMPONENTS.get(name, (None, "unknown to this engine"))
@@ -117,9 +188,10 @@ def import_rasa(project: Path, out: Path, suggest_unit: Any = None) -> ImportRep
     `suggest_unit(texts)` gives a unit id for an intent's examples (or None).
     """
     report = ImportReport()
+    examples = rasa_examples(project)  # everything read and checked before anything is written
     identify = LanguageIdentifier()
     by_language: dict[str, dict[str, list[str]]] = {}
-    for intent, text in rasa_examples(project):
+    for intent, text in examples:
         found = identify.identify(text, None)
         report.examples.setdefault(intent, Counter())[found.language] += 1
         by_language.setdefault(found.language, {}).setdefault(intent, []).append(text)
@@ -128,12 +200,9 @@ def import_rasa(project: Path, out: Path, suggest_unit: Any = None) -> ImportRep
     for language, intents in sorted(by_language.items()):
         target = out / language / "imported.yml"
         target.parent.mkdir(parents=True, exist_ok=True)
-        lines = ['version: "3.1"', f"# Imported from {project} ({language}, detected); "
-                 "check the examples listed as unsure.", "nlu:"]
-        for intent in sorted(intents):
-            lines += [f"- intent: {intent}", "  examples: |"]
-            lines += [f"    - {t}" for t in intents[intent]]
-        target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        target.write_text(nlu_yaml(intents, f"Imported from {project} ({language}, detected); "
+                                            "check the examples listed as unsure."),
+                          encoding="utf-8")
         report.written.append(target)
     texts: dict[str, list[str]] = {}
     for language_intents in by_language.values():

@@ -1,4 +1,10 @@
-"""Reading project YAML files with errors that name the file (and line)."""
+"""Reading project YAML files with errors that name the file (and line).
+
+Every file is read within limits, so that a hostile or broken file costs little: at most
+MAX_YAML_BYTES, nesting at most MAX_YAML_DEPTH deep, at most MAX_YAML_ALIASES aliases
+(`*name`) expanding to at most MAX_YAML_NODES nodes, no recursive alias. Imported data (a
+Rasa project from elsewhere) may have no alias at all (`allow_aliases=False`).
+"""
 
 from __future__ import annotations
 
@@ -14,27 +20,165 @@ from bot.errors import ConfigFileError
 T = TypeVar("T", bound=BaseModel)
 Item = TypeVar("Item")
 
+# The largest project file read (data/nlu's biggest is under 100 KB).
+MAX_YAML_BYTES = 4 * 1024 * 1024
+# Mappings and lists inside each other (routing/units.yml needs 6).
+MAX_YAML_DEPTH = 64
+# Aliases (`*name`) in one file, and the nodes the whole document has once they are expanded.
+MAX_YAML_ALIASES = 100
+MAX_YAML_NODES = 500_000
 
-def read_yaml(path: str | Path, error_cls: type[ConfigFileError] = ConfigFileError) -> Any:
-    """Read one YAML file.
 
-    Raises:
-        ConfigFileError: (or `error_cls`) when the file is missing, not UTF-8 or not YAML.
+class YamlLimitError(yaml.MarkedYAMLError):
+    """A YAML file beyond the limits of this module (its mark names the line)."""
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """The safe loader with depth, alias and expansion limits (see the module docstring)."""
+
+    allow_aliases = True
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """A node, refused beyond the depth and alias limits."""
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if not self.allow_aliases:
+                raise YamlLimitError(problem=(
+                    f"an alias (*{event.anchor}) is not accepted in imported data. Write the "
+                    "value out in full where the alias is"), problem_mark=event.start_mark)
+            if self._aliases > MAX_YAML_ALIASES:
+                raise YamlLimitError(problem=(
+                    f"more than {MAX_YAML_ALIASES} aliases (*name) in one file. Write the "
+                    "values out, or split the file"), problem_mark=event.start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise YamlLimitError(problem=(
+                    f"nested more than {MAX_YAML_DEPTH} levels deep. Flatten the structure"),
+                    problem_mark=event.start_mark)
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
+
+    def compose_document(self) -> yaml.Node | None:
+        """The document's root node, refused when its aliases expand too far."""
+        node = super().compose_document()
+        if node is not None and self._aliases:
+            _check_expansion(node)
+        return node  # type: ignore[no-any-return]
+
+
+class _DataLoader(_LimitedLoader):
+    """The limited loader for imported data: no alias at all."""
+
+    allow_aliases = False
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a recursive alias, or aliases that expand to more than MAX_YAML_NODES nodes.
+
+    Each distinct node is visited once (sizes are remembered), so a billion laughs costs
+    as many steps as the file has nodes.
     """
-    p = Path(path)
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    todo: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while todo:
+        node, finished = todo.pop()
+        key = id(node)
+        if finished:
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            open_nodes.discard(key)
+            if sizes[key] > MAX_YAML_NODES:
+                raise YamlLimitError(problem=(
+                    f"its aliases expand to more than {MAX_YAML_NODES} values. Write the "
+                    "values out, or use fewer aliases"), problem_mark=node.start_mark)
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise YamlLimitError(problem="an alias refers to a value that contains it "
+                                         "(a recursive alias). Remove the alias",
+                                 problem_mark=node.start_mark)
+        open_nodes.add(key)
+        todo.append((node, True))
+        todo.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _read_text(p: Path, error_cls: type[ConfigFileError]) -> str:
     if not p.is_file():
         raise error_cls(p, "file not found. Check the path, or create the file.")
+    with p.open("rb") as handle:
+        raw = handle.read(MAX_YAML_BYTES + 1)
+    if len(raw) > MAX_YAML_BYTES:
+        raise error_cls(p, f"the file is larger than {MAX_YAML_BYTES // (1024 * 1024)} MB, "
+                           "the most a project file may have. Split it into several files "
+                           "(a folder of .yml files is read as one).")
     try:
-        text = p.read_text(encoding="utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error_cls(p, f"not valid UTF-8 (byte {exc.start}). Save the file as UTF-8.") from exc
+
+
+def _parse(p: Path, error_cls: type[ConfigFileError], loader: type[_LimitedLoader],
+           compose: bool) -> Any:
+    text = _read_text(p, error_cls)
     try:
-        return yaml.safe_load(text)
+        return yaml.compose(text, Loader=loader) if compose else yaml.load(text, Loader=loader)
+    except YamlLimitError as exc:
+        mark = exc.problem_mark
+        raise error_cls(p, f"{exc.problem} (column {mark.column + 1})" if mark else
+                        str(exc.problem), line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise error_cls(p, f"invalid YAML{where}: {problem}") from exc
+    except RecursionError:  # a guard: the depth limit stops nesting long before this
+        raise error_cls(p, f"nested too deep (the limit is {MAX_YAML_DEPTH} levels). "
+                           "Flatten the structure.") from None
+
+
+def read_yaml(path: str | Path, error_cls: type[ConfigFileError] = ConfigFileError, *,
+              allow_aliases: bool = True) -> Any:
+    """Read one YAML file within this module's limits.
+
+    `allow_aliases=False` (for imported data) refuses every alias.
+
+    Raises:
+        ConfigFileError: (or `error_cls`) when the file is missing, too large, not UTF-8,
+            not YAML or beyond a limit (naming the line).
+    """
+    return _parse(Path(path), error_cls, _LimitedLoader if allow_aliases else _DataLoader,
+                  compose=False)
+
+
+def read_yaml_node(path: str | Path, error_cls: type[ConfigFileError] = ConfigFileError, *,
+                   allow_aliases: bool = True) -> yaml.Node | None:
+    """The composed node tree of one YAML file (with its lines), read as `read_yaml` does.
+
+    Scalars keep the text as written (`yes` stays "yes"). None for an empty file.
+
+    Raises:
+        ConfigFileError: (or `error_cls`) as `read_yaml` does.
+    """
+    node = _parse(Path(path), error_cls, _LimitedLoader if allow_aliases else _DataLoader,
+                  compose=True)
+    return node if isinstance(node, yaml.Node) else None
 
 
 def yaml_files(paths: list[str | Path]) -> list[Path]:
@@ -76,6 +220,33 @@ def validated(model: type[T], raw: Any, path: str | Path,
         raise error_cls(path, detail, key) from exc
 
 
+class _Literal(str):
+    """A string written as a YAML block (`examples: |`)."""
+
+
+class _NluDumper(yaml.SafeDumper):
+    """The safe dumper, writing `_Literal` strings as blocks."""
+
+
+_NluDumper.add_representer(
+    _Literal, lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", str(data),
+                                                           style="|"))
+
+
+def nlu_yaml(intents: dict[str, list[str]], comment: str) -> str:
+    """Rasa NLU YAML of `intents` (name -> examples), written by the safe dumper.
+
+    Names and texts are data to the dumper (quoted or escaped as YAML needs), never
+    pasted into the text; `comment` becomes one comment line.
+    """
+    document = {"version": "3.1", "nlu": [
+        {"intent": intent, "examples": _Literal("".join(f"- {t}\n" for t in texts))}
+        for intent, texts in sorted(intents.items())]}
+    body = yaml.dump(document, Dumper=_NluDumper, allow_unicode=True, sort_keys=False,
+                     width=10**6)
+    return f"# {' '.join(comment.split())}\n{body}"
+
+
 YamlPath = tuple[str | int, ...]
 
 
@@ -85,7 +256,7 @@ def yaml_lines(path: str | Path) -> dict[YamlPath, int]:
     `("rules", 2, "steps", 0, "intent")` is the line of the first step's `intent:` key of
     the third rule. Read the file with `read_yaml` first: this assumes valid YAML.
     """
-    root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=_LimitedLoader)
     lines: dict[YamlPath, int] = {}
     todo: list[tuple[yaml.Node, YamlPath]] = [(root, ())] if root is not None else []
     while todo:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.chat import keeping_tokens
 from tests.simulated_user import (
     KINDS,
     LANGUAGES,
@@ -63,7 +64,8 @@ def outcomes(agent, project_settings, matcher, facts) -> list[Outcome]:
 
     async def hold_all() -> list[Outcome]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
+        client_ = httpx.AsyncClient(transport=transport, base_url="http://bot")
+        async with keeping_tokens(client_) as client:
             gate = asyncio.Semaphore(CONCURRENCY)
 
             async def hold(scenario) -> Outcome:

@@ -17,6 +17,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.browser import free_port
+from tests.chat import keeping_tokens
 from tests.conftest import ROOT, _empty_database
 from tests.nginx import (
     nginx_binary,
@@ -80,9 +81,9 @@ def deployed(postgres_url, trained_model_dir, tmp_path):
 
 
 def client(deployed, address="127.0.0.1"):
-    return httpx.Client(base_url=deployed["url"], timeout=60, verify=deployed["tls"],
+    return keeping_tokens(httpx.Client(base_url=deployed["url"], timeout=60, verify=deployed["tls"],
                         transport=httpx.HTTPTransport(local_address=address,
-                                                      verify=deployed["tls"]))
+                                                      verify=deployed["tls"])))
 
 
 def test_tls_redirect_chat_websocket_and_metrics_through_the_shipped_config(deployed):

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from tests.browser import free_port, wait_ready
+from tests.chat import keeping_tokens
 from tests.conftest import ROOT, _empty_database
 
 GATE_WITHOUT_STORIES = """
@@ -141,7 +142,7 @@ def test_promotion_swaps_the_model_in_two_running_processes_without_a_failed_req
         statuses, switched = [], {}
 
         async def chat(n, stop):
-            async with httpx.AsyncClient(timeout=60) as client:
+            async with keeping_tokens(httpx.AsyncClient(timeout=60)) as client:
                 i = 0
                 while not stop.is_set():
                     response = await client.post(urls[n % 2] + "/webhooks/rest/webhook", json={
@@ -150,7 +151,7 @@ def test_promotion_swaps_the_model_in_two_running_processes_without_a_failed_req
                     i += 1
 
         async def watch(started):
-            async with httpx.AsyncClient(timeout=10) as client:
+            async with keeping_tokens(httpx.AsyncClient(timeout=10)) as client:
                 while len(switched) < 2 and time.monotonic() - started < 30:
                     for url in urls:
                         ready = (await client.get(url + "/readyz")).json()

@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.chat import keeping_tokens
 from tests.conftest import own_app, staff_sign_in
 
 PASSWORD = "a long maintainer password"
@@ -30,7 +31,7 @@ def test_label_reaches_the_data_file_and_the_next_candidate(app, tmp_path, monke
     from bot.settings import get_settings
 
     unsure = "Mun mummon kissa karkas, löytyykö se kaupungin kautta 040 1234567"
-    with TestClient(app) as client:
+    with keeping_tokens(TestClient(app)) as client:
         client.post("/webhooks/rest/webhook", json={"sender": "rv-1", "message": unsure})
         sign_in(client, "streets.staff")
         assert client.get("/staff/review").status_code == 404  # not a maintainer
@@ -91,7 +92,7 @@ def test_maintainer_starts_a_candidate_and_sees_its_gate_table(project_settings,
                                  [("data.maintainer", PASSWORD, [], "maintainer")],
                                  models_path=str(models), config_path=str(config))
     record_promotion(agent.store.db, "20260101-000000-livelive")
-    with TestClient(application) as client:
+    with keeping_tokens(TestClient(application)) as client:
         sign_in(client, "data.maintainer")
         page = client.get("/staff/review?lang=en").text
         token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)

@@ -2,13 +2,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.server.app import create_app
+from tests.chat import keeping_tokens
 
 
 @pytest.fixture(scope="module")
 def client(agent, project_settings):
     settings = project_settings.model_copy(update={"outbox_interval_s": 0,
                                                    "rate_limit_per_minute": 1000})
-    with TestClient(create_app(settings, agent=agent)) as test_client:
+    with keeping_tokens(TestClient(create_app(settings, agent=agent))) as test_client:
         yield test_client
 
 
@@ -60,8 +61,8 @@ def test_server_conversation_needs_its_token_not_just_its_id(client):
     # A conversation deleted and started again under the same id gets a new token.
     assert client.delete("/conversations/api-guess", headers={
         "X-Conversation-Token": token}).status_code == 204
-    restarted = client.post("/webhooks/rest/webhook", json={"sender": "api-guess",
-                                                            "message": "Hej"})
+    restarted = TestClient(client.app).post("/webhooks/rest/webhook", json={
+        "sender": "api-guess", "message": "Hej"})  # a new client, which has no old token
     assert restarted.headers["X-Conversation-Token"] != token
     assert client.get("/conversations/api-guess/history", headers={
         "X-Conversation-Token": token}).status_code == 404
@@ -143,7 +144,7 @@ def test_server_rate_limit_per_address_and_per_conversation(project_settings, ro
                                                             tmp_path):
     app = _limited_app(project_settings, router, tmp_path, rate_limit_per_minute=4,
                        rate_limit_per_conversation=2)
-    with TestClient(app) as limited:
+    with keeping_tokens(TestClient(app)) as limited:
         for _ in range(2):
             assert limited.post("/webhooks/rest/webhook",
                                 json={"sender": "rl", "message": "hei"}).status_code == 200
@@ -169,7 +170,7 @@ def test_server_rate_limit_is_shared_by_processes(project_settings, router, post
         "outbox_interval_s": 0, "database_url": postgres_url, "rate_limit_per_minute": 4})
     one = create_app(settings, agent=Agent.load(settings, router=router))
     other = create_app(settings, agent=Agent.load(settings, router=router))
-    with TestClient(one) as first, TestClient(other) as second:
+    with keeping_tokens(TestClient(one)) as first, keeping_tokens(TestClient(other)) as second:
         codes = [client.post("/webhooks/rest/webhook", json={
             "sender": f"shared-{i}", "message": "hei"}).status_code
             for i, client in enumerate([first, second] * 3)]
@@ -181,7 +182,7 @@ def test_server_forwarded_for_counts_only_from_trusted_proxies(project_settings,
     """Before: X-Forwarded-For from loopback was believed, so rotating it escaped the limit;
     behind a proxy on another host every user shared one limit."""
     app = _limited_app(project_settings, router, tmp_path, rate_limit_per_minute=2)
-    with TestClient(app) as client:
+    with keeping_tokens(TestClient(app)) as client:
         codes = [client.post("/webhooks/rest/webhook", json={
             "sender": f"spoof-{i}", "message": "hei"},
             headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(3)]
@@ -291,13 +292,13 @@ def test_server_production_surface_is_closed(agent, project_settings):
     secrets = {"webhook_secret": "w" * 32, "session_secret": "s" * 32,
                "outbox_interval_s": 0}
     production = project_settings.model_copy(update={"environment": "production", **secrets})
-    with TestClient(create_app(production, agent=agent)) as client:
+    with keeping_tokens(TestClient(create_app(production, agent=agent))) as client:
         for path in ("/docs", "/openapi.json", "/redoc", "/metrics"):
             assert client.get(path).status_code == 404, path
         assert client.post("/model/parse", json={"text": "hei"}).status_code == 404
         assert client.get("/healthz").status_code == 200
     with_token = production.model_copy(update={"admin_token": "t" * 32, "api_docs": True})
-    with TestClient(create_app(with_token, agent=agent)) as client:
+    with keeping_tokens(TestClient(create_app(with_token, agent=agent))) as client:
         assert client.get("/openapi.json").status_code == 200
         assert client.get("/metrics").status_code == 401
         assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}
@@ -306,3 +307,86 @@ def test_server_production_surface_is_closed(agent, project_settings):
         assert client.get("/metrics", headers=bearer).status_code == 200
         assert client.post("/model/parse", json={"text": "Miten haen terassilupaa?"},
                            headers=bearer).json()["routing"]["unit"] == "streets"
+
+
+VICTIM_PATH = ["Haluaisin hakea terassilupaa kahvilalle kesäksi", "kyllä",
+               "Maija Meikäläinen", "Kahvila Kanteleen Tmi", "maija@kahvila.example.fi"]
+# What an attacker who knows (or guesses) the id would type to see the victim's details.
+HIJACK_TEXTS = ["Tarvitsen rakennusluvan hallille", "kyllä", "/affirm", "status?",
+                "Mikä on asiani tila?"]
+
+
+def test_server_conversation_continues_only_with_its_token(client):
+    """Before: anyone posting under a known REST id continued it and saw its details."""
+    for text in VICTIM_PATH:  # the victim's client keeps its token (the jar)
+        assert client.post("/webhooks/rest/webhook", json={
+            "sender": "hijack-1", "message": text}).status_code == 200
+    before = len(client.get("/conversations/hijack-1/history", headers={
+        "X-Conversation-Token": client_token(client, "hijack-1")}).json())
+    attacker = TestClient(client.app)  # another client: no token, or a made-up one
+    unknown = attacker.post("/webhooks/rest/webhook", headers={
+        "X-Conversation-Token": "0" * 64}, json={"sender": "never-seen", "message": "hei"})
+    for headers in ({}, {"X-Conversation-Token": "0" * 64}):
+        for text in HIJACK_TEXTS:
+            response = attacker.post("/webhooks/rest/webhook", headers=headers,
+                                     json={"sender": "hijack-1", "message": text})
+            assert response.status_code == 404
+            assert response.json() == unknown.json()  # "not yours" reads as "not found"
+            assert "maija" not in response.text.lower()
+            assert "X-Conversation-Token" not in response.headers
+    after = client.get("/conversations/hijack-1/history", headers={
+        "X-Conversation-Token": client_token(client, "hijack-1")}).json()
+    assert len(after) == before  # nothing the attacker sent reached the conversation
+    summary = client.post("/webhooks/rest/webhook", json={"sender": "hijack-1",
+                                                          "message": "/affirm"})
+    assert "BP-" in " ".join(m.get("text") or "" for m in summary.json())
+
+
+def client_token(client, sender):
+    """The token the client's jar keeps for `sender`."""
+    hooks = client.event_hooks["request"]
+    return next(h.__self__.tokens[sender] for h in hooks if hasattr(h, "__self__"))
+
+
+def test_server_websocket_continues_only_with_its_token(client):
+    """The widget's socket: a frame for someone else's id is refused like an unknown one."""
+    with client.websocket_connect("/webhooks/websocket") as socket:
+        socket.send_json({"sender": "ws-owner", "message": "Hej, jag behöver bygglov"})
+        assert socket.receive_json() == {"typing": True}
+        started = socket.receive_json()
+        token = started["token"]
+        socket.send_json({"sender": "ws-owner", "message": "ja"})  # same socket: remembered
+        assert socket.receive_json() == {"typing": True}
+        assert "token" not in socket.receive_json()
+    with client.websocket_connect("/webhooks/websocket") as other:
+        for frame in ({"sender": "ws-owner", "message": "status?"},
+                      {"sender": "ws-owner", "message": "status?", "token": "0" * 64}):
+            other.send_json(frame)
+            assert other.receive_json() == {"typing": True}
+            refused = other.receive_json()
+            assert refused["status"] == 404 and "token" in refused["error"]
+        other.send_json({"sender": "ws-owner", "message": "Vad kostar det?", "token": token})
+        assert other.receive_json() == {"typing": True}
+        assert other.receive_json()["messages"]  # the owner, from a reloaded page
+
+
+@pytest.mark.parametrize("attempts", [12])
+def test_store_claim_starts_a_conversation_once(db, attempts):
+    """Before: of first messages sent at once under one id, each was let in."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.store.trackers import SQLTrackerStore
+
+    store = SQLTrackerStore(db)
+    with ThreadPoolExecutor(max_workers=attempts) as pool:
+        salts = list(pool.map(lambda _: store.claim("claimed-once"), range(attempts)))
+    assert sum(salt is not None for salt in salts) == 1
+    assert store.token_salt("claimed-once") in salts
+    # A claim whose first turn stored nothing is given back; one with events is kept.
+    store.unclaim("claimed-once")
+    assert store.token_salt("claimed-once") is None
+    assert store.claim("claimed-once") is not None
+    store.append("claimed-once", [{"event": "user", "text": "hei"}], 0)
+    store.unclaim("claimed-once")
+    assert store.token_salt("claimed-once") is not None
+    assert store.claim("claimed-once") is None

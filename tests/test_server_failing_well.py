@@ -11,6 +11,7 @@ from sqlalchemy import event
 from bot.agent import Agent
 from bot.server.app import create_app
 from bot.store.db import Database
+from tests.chat import keeping_tokens
 from tests.conftest import ROOT
 
 
@@ -57,7 +58,7 @@ def test_full_database_gives_503_and_not_ready_then_recovers(project_settings, r
         cursor.execute("PRAGMA max_page_count = 1")  # no page more than it has: SQLITE_FULL
         cursor.close()
 
-    with TestClient(create_app(settings, agent=agent)) as client:
+    with keeping_tokens(TestClient(create_app(settings, agent=agent))) as client:
         assert client.get("/readyz").status_code == 200
         event.listen(engine, "connect", full)
         engine.dispose()

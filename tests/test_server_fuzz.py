@@ -6,13 +6,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.server.app import create_app
+from tests.chat import keeping_tokens
 
 
 @pytest.fixture(scope="module")
 def client(agent, project_settings):
     app_settings = project_settings.model_copy(update={"outbox_interval_s": 0,
                                                        "rate_limit_per_minute": 100000})
-    with TestClient(create_app(app_settings, agent=agent)) as test_client:
+    with keeping_tokens(TestClient(create_app(app_settings, agent=agent))) as test_client:
         yield test_client
 
 

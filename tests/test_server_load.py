@@ -11,6 +11,7 @@ from bot.agent import Agent
 from bot.errors import ServerBusyError
 from bot.fair import FairExecutor
 from bot.store.db import Database
+from tests.chat import keeping_tokens
 from tests.test_process_restart import HAPPY_PATH_FI
 
 
@@ -75,7 +76,7 @@ def test_busy_conversation_gets_503_with_retry_after(project_settings, router, p
     agent = Agent.load(settings, router=router)
     # Another process holds the conversation's turn.
     assert agent.store.lease("busy-1", "f" * 32, 60)
-    with TestClient(create_app(settings, agent=agent)) as client:
+    with keeping_tokens(TestClient(create_app(settings, agent=agent))) as client:
         started = time.perf_counter()
         response = client.post("/webhooks/rest/webhook",
                                json={"sender": "busy-1", "message": "Hei"})

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.browser import free_port, wait_ready
+from tests.chat import keeping_tokens
 from tests.conftest import _empty_database
 from tests.nginx import nginx_root, server_env, start_nginx, start_two_servers, stop
 
@@ -52,7 +53,7 @@ def behind_nginx(postgres_url, trained_model_dir, tmp_path):
 def test_rate_limit_holds_across_processes_and_spoofing_changes_nothing(behind_nginx):
     url, _, _ = behind_nginx
     codes = []
-    with httpx.Client(timeout=60) as client:
+    with keeping_tokens(httpx.Client(timeout=60)) as client:
         for i in range(45):
             spoofed = {"X-Forwarded-For": f"198.51.100.{i}"}  # a new "address" every time
             codes.append(client.post(url + "/webhooks/rest/webhook", headers=spoofed, json={
@@ -83,7 +84,7 @@ def test_sigkill_mid_load_loses_and_duplicates_no_enquiry(behind_nginx):
     async def conversation(n):
         # Each customer from an address of their own (each has the limit of one address).
         transport = httpx.AsyncHTTPTransport(local_address=f"127.0.1.{n + 1}")
-        async with httpx.AsyncClient(timeout=60, transport=transport) as client:
+        async with keeping_tokens(httpx.AsyncClient(timeout=60, transport=transport)) as client:
             replies = []
             for text in HAPPY_PATH_FI:
                 replies = await say(client, f"kill-mid-{n}", text)

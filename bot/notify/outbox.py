@@ -1,13 +1,25 @@
 """The outbox worker: delivers queued e-mails and webhooks, with retries and backoff.
 
-A message is claimed (status `sending`, PostgreSQL: `FOR UPDATE SKIP LOCKED`, so two
-workers never take the same row), delivered, then marked `sent`. A failure puts it back to
-`pending` with the next attempt after an exponentially growing delay; after the last
-attempt it is `failed`: listed for admins in the staff inbox and counted in /metrics,
-until `bpbot outbox retry` queues it again. A claim older than `stale_claim_s` (a worker
-that died mid-send, or lost its database) is taken again within a minute. E-mails carry a
+A message is claimed (status `sending` with the claim's token, PostgreSQL: `FOR UPDATE
+SKIP LOCKED`, so two workers never take the same row), delivered, then marked `sent`. A
+failure puts it back to `pending` with the next attempt after an exponentially growing
+delay; after the last attempt it is `failed`: listed for admins in the staff inbox and
+counted in /metrics, until `bpbot outbox retry` queues it again. E-mails carry a
 Message-ID derived from the message's idempotency key (one per outbox row), so every
 resend of a message is recognisable as the same one.
+
+Exactly once, while the worker lives:
+
+1. Just before the send the worker renews its lease in the database, only while its own
+   claim holds (one conditional UPDATE): a message another worker took over, or one that
+   the database cannot record as being sent, is not sent.
+2. After the send, `sent` is recorded. When the database refuses that write (a full disk,
+   a lost connection), the worker keeps retrying that record, never the send, and does
+   nothing else until it lands: `run_once` records the held ones before it claims more.
+3. A claim older than `stale_claim_s` is taken again (within a minute): a worker that died
+   between the send and the record, or lost its database for longer than the lease while
+   another worker got it back first, leaves a message that is sent again with the same
+   Message-ID. That case is at least once.
 """
 
 from __future__ import annotations
@@ -15,12 +27,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import secrets
 import smtplib
 import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.settings import Settings
 from bot.store.db import Database
@@ -32,6 +46,8 @@ FAILED = "failed"
 # A claim this old belongs to a worker that died (or lost its database) mid-send: taken
 # again. Longer than one delivery can take (the SMTP timeout, a few steps).
 STALE_CLAIM_S = 45.0
+# Pauses between the tries of recording `sent` within one delivery (then each run_once).
+RECORD_RETRY_S = (0.05, 0.2, 0.5)
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -51,6 +67,10 @@ class OutboxWorker:
         self.db = db
         self.settings = settings
         self.stale_claim_s = stale_claim_s
+        # This worker's claims: message id -> token.
+        self._claims: dict[int, str] = {}
+        # Sent, but `sent` not yet recorded: message id -> attempts to record.
+        self._unrecorded: dict[int, int] = {}
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -66,15 +86,19 @@ class OutboxWorker:
                 query = query.with_for_update(skip_locked=True)
             ids = list(session.scalars(query))
             claimed = []
+            tokens = {}
             for message_id in ids:
                 # The status check makes the claim safe on SQLite too: a row another worker
                 # claimed in between is not updated (rowcount 0).
+                token = secrets.token_hex(16)
                 result = session.execute(
                     update(OutboxMessage).where(OutboxMessage.id == message_id, due)
-                    .values(status=SENDING, next_attempt_at=now))
+                    .values(status=SENDING, next_attempt_at=now, claim=token))
                 if result.rowcount:  # type: ignore[attr-defined]
                     claimed.append(message_id)
-            return claimed
+                    tokens[message_id] = token
+        self._claims.update(tokens)  # once committed
+        return claimed
 
     # -- sending --------------------------------------------------------------------------
 
@@ -113,11 +137,26 @@ class OutboxWorker:
         if response.status_code >= 300:
             raise DeliveryError(f"webhook answered {response.status_code}")
 
+    def _renew(self, message_id: int, token: str) -> bool:
+        """Renew the lease of this worker's claim just before sending; False when lost."""
+        with self.db.session() as session:
+            result = session.execute(update(OutboxMessage).where(
+                OutboxMessage.id == message_id, OutboxMessage.status == SENDING,
+                OutboxMessage.claim == token).values(next_attempt_at=datetime.now(UTC)))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
     def deliver(self, message_id: int) -> bool:
-        """Deliver one claimed message; True when sent."""
+        """Deliver one message this worker claimed; True when sent.
+
+        Sent means sent even when the database refused to record it: the record is then
+        retried (`record_sent`), never the send.
+        """
+        token = self._claims.pop(message_id, None)
+        if token is None or not self._renew(message_id, token):
+            return False
         with self.db.session() as session:
             message = session.get(OutboxMessage, message_id)
-            if message is None or message.status != SENDING:
+            if message is None:
                 return False
             session.expunge(message)
         try:
@@ -128,29 +167,65 @@ class OutboxWorker:
             else:
                 raise DeliveryError(f"unknown kind '{message.kind}'")
         except DeliveryError as exc:
-            self._failed(message, str(exc))
+            self._failed(message, token, str(exc))
             return False
-        with self.db.session() as session:
-            session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
-                status="sent", sent_at=datetime.now(UTC), attempts=message.attempts + 1,
-                last_error=None))
-        logger.info("Delivered %s %s", message.kind, message.idempotency_key)
+        logger.info("Delivered %s (outbox message %d)", message.kind, message_id)
+        self._unrecorded[message_id] = message.attempts + 1
+        for pause in (*RECORD_RETRY_S, None):
+            if self.record_sent() or pause is None:
+                break
+            time.sleep(pause)
         return True
 
-    def _failed(self, message: OutboxMessage, error: str) -> None:
+    def record_sent(self) -> bool:
+        """Record `sent` for the messages sent but not yet recorded; True when none is left.
+
+        A message whose record fails stays held here (in this process) and is tried again
+        on the next call; it is never sent again by this worker.
+        """
+        for message_id, attempts in list(self._unrecorded.items()):
+            try:
+                with self.db.session() as session:
+                    session.execute(update(OutboxMessage).where(
+                        OutboxMessage.id == message_id).values(
+                        status="sent", sent_at=datetime.now(UTC), attempts=attempts,
+                        last_error=None, claim=None))
+            except SQLAlchemyError as exc:
+                logger.warning("Outbox message %d was sent, but the database refused to "
+                               "record it (%s); recording it again, not sending it again",
+                               message_id, type(exc).__name__)
+                return False
+            del self._unrecorded[message_id]
+        return True
+
+    def _failed(self, message: OutboxMessage, token: str, error: str) -> None:
         attempts = message.attempts + 1
         final = attempts >= self.settings.outbox_max_attempts
         delay = self.settings.outbox_backoff_s * (2 ** (attempts - 1))
         with self.db.session() as session:
-            session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
+            # Only while this worker's claim holds (another may have taken it over since).
+            session.execute(update(OutboxMessage).where(
+                OutboxMessage.id == message.id, OutboxMessage.claim == token).values(
                 status=FAILED if final else "pending", attempts=attempts, last_error=error,
-                next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay)))
+                next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay), claim=None))
         logger.warning("Delivery of %s failed (attempt %d%s): %s", message.idempotency_key,
                        attempts, ", giving up" if final else "", error)
 
     def run_once(self, limit: int = 20) -> int:
-        """Claim and deliver what is due; return how many were sent."""
-        return sum(self.deliver(i) for i in self.claim(limit))
+        """Claim and deliver what is due; return how many were sent.
+
+        Messages sent but not yet recorded are recorded first; while that fails, nothing
+        else is claimed or sent (the rest of a batch waits for its claim to go stale).
+        """
+        if not self.record_sent():
+            return 0
+        sent = 0
+        for message_id in self.claim(limit):
+            if self._unrecorded:
+                self._claims.pop(message_id, None)
+                continue
+            sent += self.deliver(message_id)
+        return sent
 
     def run(self, *, interval_s: float = 2.0, stop_after_s: float | None = None) -> None:
         """Deliver until stopped (Ctrl-C), or for `stop_after_s` seconds."""

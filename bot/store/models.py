@@ -124,6 +124,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The token of the worker's claim while `sending` (next_attempt_at is the lease's
+    # start): a worker sends a message only while its own claim holds.
+    claim: Mapped[str | None] = mapped_column(String(32))
 
 
 class StaffUser(Base):
@@ -175,6 +178,11 @@ class ModelPromotion(Base):
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str | None] = mapped_column(Text)
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # sha256 of the folder's files (names and contents) when promoted; a server loads the
+    # folder only while it matches (None: promoted before digests were recorded).
+    digest: Mapped[str | None] = mapped_column(String(64))
+    # A step back (`bpbot models rollback`): it undoes the promotion before it.
+    rollback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ReviewLabel(Base):
@@ -190,6 +198,18 @@ class ReviewLabel(Base):
     staff: Mapped[str | None] = mapped_column(String(64))
     labelled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     pulled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewLabelSender(Base):
+    """A conversation whose message a review label was made from (erased with it)."""
+
+    __tablename__ = "review_label_sender"
+    __table_args__ = (Index("ix_review_label_sender", "label_id", "sender_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    label_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("review_label.id", ondelete="CASCADE"))
+    sender_id: Mapped[str] = mapped_column(String(128), index=True)
 
 
 class EnquiryRating(Base):
@@ -211,6 +231,7 @@ class CandidateJob(Base):
     """A candidate model trained and gated in the background (started in the review inbox)."""
 
     __tablename__ = "candidate_job"
+    __table_args__ = (Index("ix_candidate_job_active", "active", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     state: Mapped[str] = mapped_column(String(16))  # training, evaluating, done, failed
@@ -221,3 +242,9 @@ class CandidateJob(Base):
     started_by: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # 1 while the job runs, NULL after: the unique key lets one INSERT of a running job win
+    # across every process. The process running it renews its lease (holder, until: epoch
+    # seconds); a lease that ran out means that process stopped.
+    active: Mapped[int | None] = mapped_column(Integer)
+    lease_holder: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[float | None] = mapped_column(Float)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.nlu.validators import BUSINESS_ID, EMAIL, PHONE, mask_personal_ids
@@ -28,6 +30,10 @@ MIN_PASSWORD = 12
 # Wrong passwords in a row before the account is locked, and for how long.
 MAX_FAILED_LOGINS = 10
 LOCKOUT_S = 15 * 60
+# Hashes checked at once in a process (argon2 takes 64 MiB and a core or more each): a
+# burst of sign-ins queues here, in threads that hold no database connection.
+HASHING_AT_ONCE = max(2, os.cpu_count() or 2)
+_HASHING = threading.BoundedSemaphore(HASHING_AT_ONCE)
 
 
 class StaffError(ValueError):
@@ -118,32 +124,87 @@ def add_staff(db: Database, username: str, password: str, units: list[str], *,
         return _member(user)
 
 
+def _verify(password_hash: str, password: str) -> bool:
+    """Whether `password` matches `password_hash` (argon2; a few at once, see HASHING_AT_ONCE)."""
+    with _HASHING:
+        try:
+            return bool(_HASHER.verify(password_hash, password))
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def _unlocked(now: float) -> Any:
+    return or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now)
+
+
+def _count_attempt(db: Database, username: str, now: float) -> tuple[int, str, int] | None:
+    """Count one sign-in attempt in the database before its hash is checked.
+
+    One UPDATE ... RETURNING: concurrent attempts each get their own number, on SQLite and
+    PostgreSQL alike. Returns (account id, password hash, this attempt's number since the
+    last right password), or None for an unknown or disabled account.
+
+    Raises:
+        AccountLockedError: the account is locked (the attempt is not counted).
+    """
+    counted = (update(StaffUser)
+               .where(StaffUser.username == username, StaffUser.disabled.is_(False),
+                      _unlocked(now))
+               .values(failed_logins=StaffUser.failed_logins + 1)
+               .returning(StaffUser.id, StaffUser.password_hash, StaffUser.failed_logins))
+    with db.session() as session:
+        row = session.execute(counted).first()
+        if row is not None:
+            return int(row[0]), str(row[1]), int(row[2])
+        found = session.execute(select(StaffUser.disabled, StaffUser.locked_until).where(
+            StaffUser.username == username)).first()
+    if found is None or found[0]:
+        return None
+    raise AccountLockedError(max(0.0, float(found[1] or now) - now))
+
+
+def _lock(db: Database, user_id: int, now: float) -> None:
+    """Lock the account for LOCKOUT_S (unless it is locked already); the count restarts."""
+    with db.session() as session:
+        session.execute(update(StaffUser).where(StaffUser.id == user_id, _unlocked(now))
+                        .values(failed_logins=0, locked_until=now + LOCKOUT_S))
+
+
 def authenticate(db: Database, username: str, password: str, *, now: float | None = None
                  ) -> StaffMember | None:
     """The member when the password is right, else None (same answer for unknown names).
 
     MAX_FAILED_LOGINS wrong passwords in a row lock the account for LOCKOUT_S (an admin
     can clear it: `bpbot staff unlock`); while locked even the right password is refused.
+    Each attempt is counted in the database before its hash is checked, so concurrent
+    attempts cannot share a count: at most MAX_FAILED_LOGINS are checked, the rest are
+    refused as locked. No database connection is held while argon2 runs (call this in a
+    thread, never on the event loop).
 
     Raises:
         AccountLockedError: the account is locked.
     """
     now = time.time() if now is None else now
-    with db.session() as session:
-        user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
-        if user is None or user.disabled:
+    counted = _count_attempt(db, username, now)
+    if counted is None:
+        with _HASHING:
             _HASHER.hash(password)  # spend the same time as a wrong password
-            return None
-        if user.locked_until is not None and user.locked_until > now:
-            raise AccountLockedError(user.locked_until - now)
-        try:
-            _HASHER.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILED_LOGINS:
-                user.failed_logins, user.locked_until = 0, now + LOCKOUT_S
-            return None
-        user.failed_logins, user.locked_until = 0, None
+        return None
+    user_id, password_hash, attempt = counted
+    if attempt > MAX_FAILED_LOGINS:  # attempts in flight beyond the limit
+        _lock(db, user_id, now)
+        raise AccountLockedError(LOCKOUT_S)
+    if not _verify(password_hash, password):
+        if attempt >= MAX_FAILED_LOGINS:
+            _lock(db, user_id, now)
+        return None
+    with db.session() as session:
+        user = session.scalars(update(StaffUser).where(StaffUser.id == user_id,
+                                                       _unlocked(now))
+                               .values(failed_logins=0, locked_until=None)
+                               .returning(StaffUser)).first()
+        if user is None:  # locked by attempts beside this one, or removed meanwhile
+            raise AccountLockedError(LOCKOUT_S)
         return _member(user)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    delete,
     func,
     insert,
     or_,
@@ -122,6 +123,27 @@ class SQLTrackerStore:
         with self.db.engine.connect() as connection:
             return connection.execute(select(_CONVERSATIONS.c.token_salt).where(
                 _CONVERSATIONS.c.sender_id == sender_id)).scalar()
+
+    def claim(self, sender_id: str) -> str | None:
+        """Start the conversation `sender_id` unless it exists; its new salt, or None.
+
+        One INSERT that does nothing when the row exists: of two first messages sent at
+        once under the same id, exactly one starts the conversation (and gets its token).
+        """
+        with self.db.engine.begin() as connection:
+            return connection.execute(self._insert_missing(sender_id).returning(
+                _CONVERSATIONS.c.token_salt)).scalar()  # no row back: it existed
+
+    def unclaim(self, sender_id: str) -> None:
+        """Forget a conversation that `claim` started but whose first turn stored nothing.
+
+        The client never received the token of a turn that failed; without this the id
+        would stay locked to a token nobody has.
+        """
+        with self.db.engine.begin() as connection:
+            connection.execute(delete(_CONVERSATIONS).where(
+                _CONVERSATIONS.c.sender_id == sender_id, _CONVERSATIONS.c.event_count == 0,
+                ~select(_EVENTS.c.id).where(_EVENTS.c.sender_id == sender_id).exists()))
 
     def release(self, sender_id: str, token: str) -> None:
         """End the lease `token` (a no-op when it already ended or ran out)."""

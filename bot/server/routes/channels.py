@@ -69,15 +69,17 @@ class HistoryItem(BaseModel):
 
 
 async def answer(agent: Any, sender: str, text: str, channel: str,
-                 metadata: dict[str, Any] | None = None, client: str | None = None
-                 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Run one message and record the metrics.
+                 metadata: dict[str, Any] | None = None, client: str | None = None,
+                 token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """Run one message of the conversation whose `token` is given, and record the metrics.
 
+    Without a token the message starts a new conversation (see `conversation_token.admit`).
     Returns the replies, and the conversation's token when this message started it.
 
     Raises:
         HTTPException: 413 when the message is longer than the configured limit (refused
-            before the NLU; the widget keeps the text so the customer can shorten it).
+            before the NLU; the widget keeps the text so the customer can shorten it); 404
+            for a conversation that is not the caller's.
     """
     limit = agent.settings.max_message_chars
     if len(text) > limit:
@@ -85,9 +87,15 @@ async def answer(agent: Any, sender: str, text: str, channel: str,
                                              f"at most {limit} are accepted. Please shorten "
                                              "it or send it in parts.",
                                   "max_chars": limit})
+    issued = await conversation_token.admit(agent, sender, token)
     started = time.perf_counter()
-    replies, tracker = await agent.handle(sender, text, metadata=metadata,
-                                          input_channel=channel, client=client)
+    try:
+        replies, tracker = await agent.handle(sender, text, metadata=metadata,
+                                              input_channel=channel, client=client)
+    except BaseException:
+        if issued:  # the token never reached the client: free the id again
+            await agent.in_db(agent.store.unclaim, sender)
+        raise
     metrics.LATENCY.labels(channel).observe(time.perf_counter() - started)
     intent = tracker.latest_intent or "none"
     metrics.MESSAGES.labels(channel, tracker.get_slot("language") or "?").inc()
@@ -97,8 +105,7 @@ async def answer(agent: Any, sender: str, text: str, channel: str,
     if any(e.get("event") == "action" and e.get("name") == "action_submit_enquiry"
            for e in tracker.events_after_latest_user()) and tracker.get_slot("reference"):
         metrics.ENQUIRIES.labels(str(_last_unit(tracker))).inc()
-    started_now = sum(e.get("event") == "user" for e in tracker.events) == 1
-    return replies, (await conversation_token.issue(agent, sender) if started_now else None)
+    return replies, issued
 
 
 def _last_unit(tracker: Any) -> str:
@@ -111,16 +118,17 @@ def _last_unit(tracker: Any) -> str:
 @router.post("/webhooks/rest/webhook", response_model=list[BotMessage],
              response_model_exclude_none=True)
 async def rest_webhook(body: RestMessage, request: Request, response: Response,
-                       agent: AgentDep) -> list[dict[str, Any]]:
+                       agent: AgentDep, token: TokenHeader = None) -> list[dict[str, Any]]:
     """Rasa's REST channel: one message in, the bot's messages out.
 
     The first reply of a new conversation carries its token in the X-Conversation-Token
-    header (needed to read or delete the conversation later).
+    header; every later message of the conversation sends it back in the same header (as
+    do history and deletion). A taken id without its token gets 404.
     """
     client = client_key(request)
     await request.app.state.rate_limiter.check(agent, client, body.sender)
     replies, token = await answer(agent, body.sender, body.message, "rest", body.metadata,
-                                  client)
+                                  client, token)
     if token:
         response.headers[conversation_token.TOKEN_HEADER] = token
     return replies
@@ -165,7 +173,12 @@ def _valid_sender(sender: str) -> bool:
 
 @router.websocket("/webhooks/websocket")
 async def websocket_channel(socket: WebSocket) -> None:
-    """The widget's channel: {"sender", "message"} in; {"typing"} then {"messages"} out."""
+    """A chat channel: {"sender", "message", "token"} in; {"typing"} then {"messages"} out.
+
+    A frame without a token starts a new conversation (the answer carries its "token");
+    later frames send it back, or leave it out on the same socket, which remembers the
+    conversations it started or was shown the token of.
+    """
     app = socket.app
     origin = socket.headers.get("origin")
     # Same site: the origin names the host the socket was opened on (behind a TLS proxy the
@@ -177,6 +190,7 @@ async def websocket_channel(socket: WebSocket) -> None:
     await socket.accept()
     client = client_key(socket)
     limit = app.state.settings.max_request_bytes
+    tokens: dict[str, str] = {}  # the conversations this socket may post to
     try:
         while True:
             frame = await socket.receive()
@@ -195,25 +209,32 @@ async def websocket_channel(socket: WebSocket) -> None:
                 return
             try:
                 body = RestMessage.model_validate(data)
+                given = data.get("token") if isinstance(data, dict) else None
+                if given is not None and not isinstance(given, str):
+                    raise ValueError("token")
                 await app.state.rate_limiter.check(app.state.agent, client, body.sender)
             except HTTPException as exc:
                 await socket.send_json({"error": exc.detail})
                 continue
             except ValueError:
                 await socket.send_json({"error": "Expected {\"sender\": id, \"message\": "
-                                                 "text} with valid Unicode text and metadata "
-                                                 "of at most 2 KB."})
+                                                 "text, \"token\": the conversation's token "
+                                                 "(left out to start one)} with valid Unicode "
+                                                 "text and metadata of at most 2 KB."})
                 continue
             await socket.send_json({"typing": True})
             try:
                 replies, token = await answer(app.state.agent, body.sender, body.message,
-                                              "websocket", body.metadata, client)
+                                              "websocket", body.metadata, client,
+                                              given or tokens.get(body.sender))
             except ServerBusyError as exc:
                 await socket.send_json({"error": exc.message, "retry_after": exc.retry_after_s})
                 continue
-            except HTTPException as exc:  # a message over the length limit
-                await socket.send_json({"error": exc.detail})
+            except HTTPException as exc:  # over the length limit, or not the caller's
+                await socket.send_json({"error": exc.detail, "status": exc.status_code})
                 continue
+            if token or given:
+                tokens[body.sender] = token or str(given)
             await socket.send_json({"messages": replies, **({"token": token} if token else {})})
     except WebSocketDisconnect:
         return

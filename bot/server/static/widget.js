@@ -54,9 +54,15 @@
     wanted = wanted.toLowerCase().slice(0, 2);
     return TEXTS[wanted] ? wanted : "fi";
   }
-  function safeGet(key) { try { return localStorage.getItem(key); } catch (e) { return null; } }
-  function safeSet(key, value) { try { localStorage.setItem(key, value); } catch (e) { /* private mode */ } }
-  function safeRemove(key) { try { localStorage.removeItem(key); } catch (e) { /* private mode */ } }
+  // Where the browser refuses storage (private mode), the page's memory keeps the
+  // conversation and its token until the page is left.
+  var memory = {};
+  function safeGet(key) {
+    try { var value = localStorage.getItem(key); if (value !== null) return value; } catch (e) { /* private mode */ }
+    return Object.prototype.hasOwnProperty.call(memory, key) ? memory[key] : null;
+  }
+  function safeSet(key, value) { memory[key] = value; try { localStorage.setItem(key, value); } catch (e) { /* private mode */ } }
+  function safeRemove(key) { delete memory[key]; try { localStorage.removeItem(key); } catch (e) { /* private mode */ } }
   function newSender() {
     var bytes = new Uint8Array(16);
     (window.crypto || window.msCrypto).getRandomValues(bytes);
@@ -242,8 +248,18 @@
     clearButtons();
     addMessage("user", shown || text);
     typing.hidden = false;
-    request("POST", "/webhooks/rest/webhook",
-      { sender: sender, message: text, metadata: { language: lang } })
+    function post() {
+      return request("POST", "/webhooks/rest/webhook",
+        { sender: sender, message: text, metadata: { language: lang } });
+    }
+    post()
+      .catch(function (error) {
+        // The conversation is gone (deleted, purged) or its token was lost: go on in a
+        // new one, with the message the customer just sent.
+        if (error.status !== 404) throw error;
+        sender = newSender(); safeSet(STORE_KEY, sender); safeRemove(TOKEN_KEY);
+        return post();
+      })
       .then(showReplies)
       .catch(function (error) {
         // Nothing the customer wrote is lost: the text goes back into the input field.

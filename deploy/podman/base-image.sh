@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Makes a local base image (Debian bookworm with Python 3.11 and Voikko) from Debian's
+# package archive, for machines that reach no container registry:
+#   deploy/podman/base-image.sh [IMAGE] [CACHE_DIR]    (default localhost/bpbot-base:bookworm)
+# The archive is the one apt uses on this machine (read from `apt-cache policy`); the root
+# file system is made with debootstrap (needs root) and kept as a tarball under CACHE_DIR
+# (default .cache/deploy), so a second run only imports it. Then build with
+#   podman build --build-arg BASE_IMAGE=localhost/bpbot-base:bookworm -f deploy/Dockerfile .
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+image="${1:-localhost/bpbot-base:bookworm}"
+cache="${2:-.cache/deploy}"
+suite=bookworm
+# What the image's two stages need (deploy/Dockerfile installs only what is missing).
+include=python3,python3-venv,libvoikko1,voikko-fi,postgresql-client,ca-certificates
+
+if podman image exists "$image"; then
+  exit 0
+fi
+mkdir -p "$cache"
+tarball="$cache/$suite-base.tar"
+if [ ! -s "$tarball" ]; then
+  mirror="$(apt-cache policy | awk -v s="$suite/main" '$3 == s && $2 ~ /^https?:/ {print $2; exit}')"
+  if [ -z "$mirror" ]; then
+    echo "base-image.sh: expected an apt source for $suite/main in \`apt-cache policy\`," \
+         "found none; add Debian's archive to /etc/apt/sources.list(.d) and run apt-get update" >&2
+    exit 2
+  fi
+  root="$(mktemp -d "$cache/root.XXXXXX")"
+  trap 'rm -rf "$root"' EXIT
+  debootstrap --variant=minbase --include="$include" "$suite" "$root" "$mirror" >&2
+  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
+  tar -C "$root" --numeric-owner -cf "$tarball.part" .
+  mv "$tarball.part" "$tarball"
+fi
+podman import --change 'CMD ["/bin/bash"]' "$tarball" "$image" >/dev/null
