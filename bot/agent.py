@@ -35,7 +35,7 @@ from bot.dialogue.tracker import DialogueTracker, slot_event
 from bot.errors import ServerBusyError, StoreUnavailableError
 from bot.fair import FairExecutor
 from bot.nlu.model import RANKING_SIZE
-from bot.registry import live_model_path
+from bot.registry import load_live
 from bot.routing import RouteDecision
 from bot.service import Router
 from bot.settings import Settings
@@ -135,15 +135,22 @@ class Agent:
              rng: random.Random | None = None, serving: bool = False) -> Agent:
         """Build the agent from the project files named in `settings`.
 
-        `serving`: the model is loaded for a server (see `load_model`).
+        `serving`: the model is loaded for a server (see `load_model`). Without `model` or
+        `router`: the live model (recorded in the database, its digest checked), else the
+        last promoted one that loads (`load_live`); before any promotion, only a pinned
+        folder (`BPBOT_MODELS_PATH` naming one model).
+
+        Raises:
+            NoLiveModelError: no model given, none pinned, and none promoted that loads.
         """
         domain = load_domain(settings.domain_path)
         rules = load_rules([settings.rules_path])
         db = db or Database.from_settings(settings)
         if router is None:  # the model given, or the live one (recorded in the database)
-            path = model or live_model_path(db, settings.models_path)
-            router = Router.load(path, settings.routing_path, serving=serving,
-                                 encoders=settings.encoder_threads)
+            load = partial(Router.load, routing=settings.routing_path, serving=serving,
+                           encoders=settings.encoder_threads)
+            router = load(model) if model else load_live(db, settings.models_path,
+                                                         load).loaded
         runtime.configure(settings, db, router.table)
         runner: CustomActionRunner
         if settings.action_endpoint:

@@ -48,7 +48,7 @@ _START_TRIES = 3
 
 
 class LeaseLostError(RuntimeError):
-    """This process no longer holds the job's lease: another process marked it failed."""
+    """The job's lease is no longer this process's: another process marked it failed."""
 
 
 class Progress(Protocol):

@@ -26,7 +26,7 @@ ConfigOpt = Annotated[Path, typer.Option("--config", help="Pipeline config (conf
 DataOpt = Annotated[list[Path] | None, typer.Option(
     "--data", help="NLU data file or folder; repeat for several.")]
 ModelOpt = Annotated[Path | None, typer.Option(
-    "--model", help="Model folder; default: the newest under models/.")]
+    "--model", help="Model folder; default: the live one (`bpbot models promote`).")]
 RoutingOpt = Annotated[Path, typer.Option("--routing", help="Routing table folder.")]
 
 
@@ -93,10 +93,11 @@ def models_list_cli() -> None:
         typer.echo(f"No models in {settings.models_path}/; `bpbot train` makes one.")
         return
     for info in found:
-        mark = "live" if info.model_id == live else (
-            "live (newest)" if live is None and info is found[0] else "")
+        mark = "live" if info.model_id == live else ""
         accuracy = " ".join(f"{lang} {a:.3f}" for lang, a in sorted(info.accuracy.items()))
         typer.echo(f"{info.model_id:<28} {mark:<14} {info.trained_at:<26} {accuracy}")
+    if live is None:
+        typer.echo("Nothing is live yet: `bpbot models promote ID` makes a model live.")
 
 
 @models_app.command("promote")
@@ -107,11 +108,19 @@ def models_promote_cli(
             "--force", help="Make it live even when the gate refuses (needs --reason).")] = False,
         reason: Annotated[str | None, typer.Option(
             "--reason", help="Why (recorded with the promotion).")] = None,
+        first: Annotated[bool, typer.Option(
+            "--first", help="Only when nothing is live yet (a fresh install): promote the "
+            "newest model; with a live model, change nothing.")] = False,
         config: ConfigOpt = Path(DEFAULT_CONFIG_PATH)) -> None:
-    """Compare a candidate with the live model (held-out enquiries, stories); make it live."""
+    """Compare a candidate with the live model (held-out enquiries, stories); make it live.
+
+    The folder must load (format, arrays) and is recorded by its digest: servers load
+    only that folder as it was promoted.
+    """
     from bot.config import load_config
+    from bot.errors import PromotionError
     from bot.gate import run_gate
-    from bot.registry import live_model_id, models, record_promotion
+    from bot.registry import live_promotion, models, promotable, record_promotion, renew_live
     from bot.settings import get_settings
 
     if force and not (reason or "").strip():
@@ -120,6 +129,9 @@ def models_promote_cli(
         raise typer.Exit(2)
     settings = get_settings()
     db = _database()
+    if first and (current := live_promotion(db)) is not None:
+        typer.echo(f"{current.model_id} is live; --first changes nothing.")
+        return
     found = {info.model_id: info for info in models(settings.models_path)}
     if not found:
         typer.secho(f"Error: no models in {settings.models_path}/; run `bpbot train` first.",
@@ -130,13 +142,19 @@ def models_promote_cli(
         typer.secho(f"Error: no model '{chosen}' in {settings.models_path}/. Models: "
                     f"{', '.join(found)}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
-    live = live_model_id(db)
-    if live == chosen:
-        typer.echo(f"{chosen} is already live.")
-        return
+    current = live_promotion(db)
+    live = current.model_id if current else None
     try:
-        result = run_gate(found[chosen].path, found[live].path if live in found else None,
+        path, digest = promotable(settings.models_path, chosen)
+        if current is not None and live == chosen:
+            renewed = renew_live(db, current, digest)
+            typer.echo(f"{chosen} is already live" + ("; its digest is recorded now."
+                                                      if renewed else "."))
+            return
+        result = run_gate(path, found[live].path if live in found else None,
                           settings, load_config(config).gate, typer.echo)
+        if promotable(settings.models_path, chosen)[1] != digest:
+            raise PromotionError(f"'{chosen}' changed while the gate ran; promote it again.")
     except BotError as exc:
         _fail(exc)
     typer.echo(result.table)
@@ -145,7 +163,7 @@ def models_promote_cli(
     if not result.passed and not force:
         typer.echo(f"{chosen} stays a candidate. Improve it, or `--force --reason TEXT`.")
         raise typer.Exit(1)
-    record_promotion(db, chosen, forced=not result.passed, reason=reason,
+    record_promotion(db, chosen, digest=digest, forced=not result.passed, reason=reason,
                      report=result.as_dict())
     typer.echo(f"{chosen} is live{' (forced)' if not result.passed else ''}; every server "
                "process switches to it within seconds.")
@@ -154,18 +172,56 @@ def models_promote_cli(
 @models_app.command("rollback")
 def models_rollback_cli(reason: Annotated[str | None, typer.Option(
         "--reason", help="Why (recorded).")] = None) -> None:
-    """Make the model that was live before the current one live again."""
-    from bot.registry import promotions, record_promotion
+    """Step back: the model live before the current one is live again (then the one before).
 
-    db = _database()
-    history = promotions(db)
-    if not history or not history[0].previous_model_id:
-        typer.secho("Error: there is no earlier live model to go back to.",
-                    fg=typer.colors.RED, err=True)
+    Refused when there is none, or its folder is gone, changed or would not load.
+    """
+    from bot.registry import rollback
+    from bot.settings import get_settings
+
+    try:
+        row = rollback(_database(), get_settings().models_path, reason)
+    except BotError as exc:
+        _fail(exc)
+    typer.echo(f"{row.model_id} is live again (instead of {row.previous_model_id}).")
+
+
+@models_app.command("convert")
+def models_convert_cli(
+        path: Annotated[Path | None, typer.Argument(
+            help="A format-3 model folder (classifier.pkl).")] = None,
+        every: Annotated[bool, typer.Option(
+            "--all", help="Every format-3 model in the models folder.")] = False) -> None:
+    """Rewrite old format-3 models (a scikit-learn pickle) as format 4 (arrays, no code).
+
+    The only command that reads a pickle: loading never does, and refuses format 3.
+    """
+    from bot.nlu.model import convert_model, convertible_models
+    from bot.settings import get_settings
+
+    if (path is None) == (not every):
+        typer.secho("Error: give one model folder, or --all.", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
-    back = history[0].previous_model_id
-    record_promotion(db, back, reason=f"rollback: {reason or 'no reason given'}")
-    typer.echo(f"{back} is live again (instead of {history[0].model_id}).")
+    models_dir = get_settings().models_path
+    folders = [path] if path is not None else convertible_models(models_dir)
+    if not folders:
+        typer.echo(f"No format-3 models in {models_dir}/.")
+        return
+    typer.secho("Reading old pickles (classifier.pkl): unpickling can run code, so only the "
+                "classes a classifier is made of are admitted. Convert only models you "
+                "trained yourself.", fg=typer.colors.YELLOW, err=True)
+    failed = False
+    for folder in folders:
+        try:
+            convert_model(folder)
+        except BotError as exc:
+            typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
+            failed = True
+            continue
+        typer.echo(f"{folder}: converted to format 4 (predictor.npz); classifier.pkl removed. "
+                   "If it was live, promote it again to record its files.")
+    if failed:
+        raise typer.Exit(2)
 
 
 @app.command("test")
@@ -225,14 +281,22 @@ def test_cli(model: ModelOpt = None, data: DataOpt = None, config: ConfigOpt = P
 
 
 def _live_model() -> Path:
-    """The live model (recorded in the database), or the newest before any promotion."""
-    from bot.registry import live_model_path
+    """The live model (recorded in the database, digest checked), or the pinned folder.
+
+    Raises:
+        NoLiveModelError: nothing promoted and no folder pinned (BPBOT_MODELS_PATH).
+    """
+    from bot.errors import NoLiveModelError
+    from bot.registry import live_model_path, pinned_model
     from bot.settings import get_settings
 
     settings = get_settings()
     url = settings.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return Path(settings.models_path)  # no database yet, nothing promoted: the newest
+        pinned = pinned_model(settings.models_path)  # no database yet: nothing promoted
+        if pinned is None:
+            raise NoLiveModelError(settings.models_path)
+        return pinned
     return live_model_path(_database(), settings.models_path)
 
 
@@ -355,6 +419,8 @@ def _ensure_model(config: Path) -> None:
             train_project(config, [DEFAULT_DATA_PATH], Path(models), progress=True)
         except BotError as exc:
             _fail(exc)
+    # A fresh install has nothing live: the first model goes through the gate (its stories).
+    models_promote_cli(first=True, config=config)
 
 
 def _agent(model: Path | None) -> Any:
@@ -386,7 +452,7 @@ def shell_cli(model: ModelOpt = None,
 def run_cli(config: ConfigOpt = Path(DEFAULT_CONFIG_PATH),
             host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
             port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 5005) -> None:
-    """Train if no model exists, then serve the demo page, the widget and the staff inbox."""
+    """Train and promote a first model if none is live, then serve the demo and the inbox."""
     _ensure_model(config)
     typer.echo(f"Demo page with the chat widget: http://{host}:{port}/")
     typer.echo(f"Staff inbox: http://{host}:{port}/staff (create an account with "
@@ -398,14 +464,25 @@ def run_cli(config: ConfigOpt = Path(DEFAULT_CONFIG_PATH),
 @app.command("serve")
 def serve_cli(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
               port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 5005,
-              workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 1) -> None:
+              workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 1,
+              model: Annotated[Path | None, typer.Option(
+                  "--model", help="Serve this model folder (it does not follow promotions); "
+                  "default: the live one.")] = None) -> None:
     """Serve the chat API, the widget and the staff inbox (uvicorn)."""
     import os
     import shutil
     import tempfile
 
     from bot.server.app import preflight
+    from bot.settings import get_settings
 
+    if model is not None:  # the workers read it as their setting
+        from bot.errors import ModelNotFoundError
+
+        if not (model / "manifest.json").is_file():
+            _fail(ModelNotFoundError(model))
+        os.environ["BPBOT_MODELS_PATH"] = str(model.resolve())
+        get_settings.cache_clear()
     settings = preflight()  # one line and exit 2 for a bad setting or an unwritable database
     if workers > 1 and settings.database_url.startswith("sqlite"):
         typer.secho("Error: several workers need a shared database; set BPBOT_DATABASE_URL to "
@@ -538,7 +615,7 @@ def corrections_export_cli(out: Annotated[Path | None, typer.Option(
     """Write staff re-routings as Rasa NLU YAML suggestions (personal data removed)."""
     from bot.routing import load_routing
     from bot.settings import get_settings
-    from bot.store.staff import corrections_as_nlu
+    from bot.store.review import corrections_as_nlu
 
     settings = get_settings()
     table = load_routing(settings.routing_path)
@@ -752,8 +829,9 @@ def purge_cli(days: Annotated[int | None, typer.Option(
     settings = get_settings()
     removed = purge(_database(), days or settings.retention_days)
     typer.echo(f"Purged {removed.enquiries} enquiries, {removed.conversations} conversations "
-               f"({removed.events} events), {removed.notifications} notifications and "
-               f"{removed.corrections} routing corrections.")
+               f"({removed.events} events), {removed.notifications} notifications, "
+               f"{removed.corrections} routing corrections and {removed.review_labels} "
+               "review labels.")
 
 
 @app.command("erase")
@@ -770,8 +848,9 @@ def erase_cli(email: Annotated[str | None, typer.Option("--email")] = None,
     removed = erase(_database(), email=email, reference=reference,
                     sender_id=sender)
     typer.echo(f"Erased {removed.enquiries} enquiries, {removed.conversations} conversations "
-               f"({removed.events} events), {removed.notifications} notifications and "
-               f"{removed.corrections} routing corrections.")
+               f"({removed.events} events), {removed.notifications} notifications, "
+               f"{removed.corrections} routing corrections and {removed.review_labels} "
+               "review labels.")
 
 
 def main() -> None:  # pragma: no cover - console entry

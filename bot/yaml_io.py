@@ -46,23 +46,24 @@ class _LimitedLoader(yaml.SafeLoader):
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         """A node, refused beyond the depth and alias limits."""
         event = self.peek_event()
+        mark = event.start_mark if isinstance(event.start_mark, yaml.Mark) else None
         if isinstance(event, yaml.AliasEvent):
             self._aliases += 1
             if not self.allow_aliases:
                 raise YamlLimitError(problem=(
                     f"an alias (*{event.anchor}) is not accepted in imported data. Write the "
-                    "value out in full where the alias is"), problem_mark=event.start_mark)
+                    "value out in full where the alias is"), problem_mark=mark)
             if self._aliases > MAX_YAML_ALIASES:
                 raise YamlLimitError(problem=(
                     f"more than {MAX_YAML_ALIASES} aliases (*name) in one file. Write the "
-                    "values out, or split the file"), problem_mark=event.start_mark)
+                    "values out, or split the file"), problem_mark=mark)
         self._depth += 1
         try:
             if self._depth > MAX_YAML_DEPTH:
                 raise YamlLimitError(problem=(
                     f"nested more than {MAX_YAML_DEPTH} levels deep. Flatten the structure"),
-                    problem_mark=event.start_mark)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+                    problem_mark=mark)
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
@@ -71,7 +72,7 @@ class _LimitedLoader(yaml.SafeLoader):
         node = super().compose_document()
         if node is not None and self._aliases:
             _check_expansion(node)
-        return node  # type: ignore[no-any-return]
+        return node
 
 
 class _DataLoader(_LimitedLoader):
@@ -220,31 +221,39 @@ def validated(model: type[T], raw: Any, path: str | Path,
         raise error_cls(path, detail, key) from exc
 
 
-class _Literal(str):
+class Block(str):
     """A string written as a YAML block (`examples: |`)."""
 
 
-class _NluDumper(yaml.SafeDumper):
-    """The safe dumper, writing `_Literal` strings as blocks."""
+class _SafeDumper(yaml.SafeDumper):
+    """The safe dumper, writing `Block` strings as blocks."""
 
 
-_NluDumper.add_representer(
-    _Literal, lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", str(data),
-                                                           style="|"))
+_SafeDumper.add_representer(
+    Block, lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", str(data),
+                                                        style="|"))
+
+
+def dump_yaml(data: Any) -> str:
+    """`data` as block-style YAML, written by the safe dumper.
+
+    Every value is quoted or escaped as YAML needs (never text pasted into YAML); `Block`
+    strings become `|` blocks where YAML allows.
+    """
+    return yaml.dump(data, Dumper=_SafeDumper, allow_unicode=True, sort_keys=False,
+                     width=10**6)
+
+
+def comment_line(text: str) -> str:
+    """`text` as one YAML comment line (line breaks and runs of spaces as one space)."""
+    return f"# {' '.join(text.split())}\n"
 
 
 def nlu_yaml(intents: dict[str, list[str]], comment: str) -> str:
-    """Rasa NLU YAML of `intents` (name -> examples), written by the safe dumper.
-
-    Names and texts are data to the dumper (quoted or escaped as YAML needs), never
-    pasted into the text; `comment` becomes one comment line.
-    """
-    document = {"version": "3.1", "nlu": [
-        {"intent": intent, "examples": _Literal("".join(f"- {t}\n" for t in texts))}
-        for intent, texts in sorted(intents.items())]}
-    body = yaml.dump(document, Dumper=_NluDumper, allow_unicode=True, sort_keys=False,
-                     width=10**6)
-    return f"# {' '.join(comment.split())}\n{body}"
+    """Rasa NLU YAML of `intents` (name -> examples) with a comment line at the top."""
+    return comment_line(comment) + dump_yaml({"version": "3.1", "nlu": [
+        {"intent": intent, "examples": Block("".join(f"- {t}\n" for t in texts))}
+        for intent, texts in sorted(intents.items())]})
 
 
 YamlPath = tuple[str | int, ...]

@@ -1,13 +1,16 @@
-"""What a Rasa REST client does to continue its conversations: keep each one's token.
+"""What a REST client does to continue its conversations: send each one's token.
 
-The reply that starts a conversation carries X-Conversation-Token; every later message of
-that conversation sends it back. `TokenJar` does this for an httpx client (also FastAPI's
-TestClient) through event hooks, so a test reads like a chat.
+As the widget does, the client chooses a random token for each new conversation and sends
+it (header X-Conversation-Token) with every message, the first included, so a first reply
+lost to a dropped connection can be asked for again. `TokenJar` does this for an httpx
+client (also FastAPI's TestClient) through event hooks, so a test reads like a chat; with
+`choose=False` it sends none with the first message and keeps the token the server issues.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 
 import httpx
 
@@ -32,12 +35,17 @@ class TokenJar:
     Only chat messages: history and deletion are left to the test, which names its header.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, choose: bool = True) -> None:
         self.tokens: dict[str, str] = {}
+        self.choose = choose
 
     def _on_request(self, request: httpx.Request) -> None:
         sender = _sender(request)
-        if sender in self.tokens and TOKEN_HEADER not in request.headers:
+        if sender is None or TOKEN_HEADER in request.headers:
+            return
+        if sender not in self.tokens and self.choose:
+            self.tokens[sender] = secrets.token_hex(32)
+        if sender in self.tokens:
             request.headers[TOKEN_HEADER] = self.tokens[sender]
 
     def _on_response(self, response: httpx.Response) -> None:
@@ -63,7 +71,7 @@ class TokenJar:
         return self
 
 
-def keeping_tokens(client: httpx.Client | httpx.AsyncClient):
-    """`client`, made to keep its conversations' tokens (see TokenJar)."""
-    TokenJar().install(client)
+def keeping_tokens(client: httpx.Client | httpx.AsyncClient, choose: bool = True):
+    """`client`, made to send its conversations' tokens (see TokenJar)."""
+    TokenJar(choose).install(client)
     return client

@@ -89,3 +89,15 @@ def stop(proxy: subprocess.Popen[bytes], servers: list[subprocess.Popen[bytes]])
         if server.poll() is None:
             server.terminate()
             server.wait(timeout=30)
+
+
+def throwaway_certificate(folder: Path, cert: str = "cert.pem", key: str = "key.pem"
+                          ) -> tuple[Path, Path]:
+    """A self-signed certificate for bot.example.fi and 127.0.0.1 (one day), and its key."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = folder / cert, folder / key
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=bot.example.fi", "-addext",
+                    "subjectAltName=DNS:bot.example.fi,IP:127.0.0.1", "-keyout", str(key_path),
+                    "-out", str(cert_path)], check=True, capture_output=True, timeout=60)
+    return cert_path, key_path

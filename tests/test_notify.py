@@ -1,3 +1,4 @@
+import email
 import hashlib
 import hmac
 import json
@@ -179,21 +180,24 @@ def test_notify_claim_of_a_dead_worker_is_taken_again_within_a_minute(db, receiv
 
 def test_notify_message_id_is_the_same_on_every_resend(db):
     """The Message-ID comes from the outbox row's idempotency key, not the attempt."""
-    from unittest import mock
+    from aiosmtpd.controller import Controller
+    from sqlalchemy import update
 
-    settings = Settings(environment="test", smtp_port=1)
-    _email_enquiries(db, 1)
-    worker = OutboxWorker(db, settings)
-    sent = []
-    with mock.patch("smtplib.SMTP") as smtp:
-        smtp.return_value.__enter__.return_value.send_message.side_effect = sent.append
-        (message_id,) = worker.claim()
-        worker.deliver(message_id)
-        with db.session() as session:
-            from sqlalchemy import update
+    from bot.store.models import OutboxMessage
+    from tests.browser import free_port
+    from tests.test_process_restart import Inbox
 
-            from bot.store.models import OutboxMessage
-
-            session.execute(update(OutboxMessage).values(status="sending"))
-        worker.deliver(message_id)
-    assert len(sent) == 2 and sent[0]["Message-ID"] == sent[1]["Message-ID"]
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        worker = OutboxWorker(db, Settings(environment="test", smtp_port=port))
+        _email_enquiries(db, 1)
+        assert worker.run_once() == 1
+        with db.session() as session:  # queued again, as if by hand
+            session.execute(update(OutboxMessage).values(status="pending"))
+        assert worker.run_once() == 1
+    finally:
+        controller.stop()
+    first, second = (email.message_from_bytes(m.content) for m in inbox.messages)
+    assert first["Message-ID"] == second["Message-ID"]

@@ -73,6 +73,42 @@ def test_label_reaches_the_data_file_and_the_next_candidate(app, tmp_path, monke
     assert any(f.endswith("fi/review.yml") for f in candidate.manifest["data_files"])
 
 
+def test_review_inbox_masks_the_name_given_and_forgets_a_deleted_conversation(app):
+    """Before: the name the customer gave stood in the inbox, and deleting the conversation
+    ("delete my conversation") left its review label with the customer's text."""
+    from sqlalchemy import select
+
+    from bot.store.models import ReviewLabel
+
+    unsure = "Moi, Maija Meikäläinen täällä, mun mummon kissa karkas, löytyykö se kaupungilta"
+    with keeping_tokens(TestClient(app)) as client:
+        first = client.post("/webhooks/rest/webhook", json={"sender": "rv-name",
+                                                            "message": unsure})
+        token = first.headers["X-Conversation-Token"]
+        for text in ("Haluaisin hakea terassilupaa kahvilalle kesäksi", "/affirm",
+                     "Maija Meikäläinen", "Kahvila Kantele Oy 3416721-2"):
+            client.post("/webhooks/rest/webhook", json={"sender": "rv-name", "message": text})
+        sign_in(client, "data.maintainer")
+        page = client.get("/staff/review?lang=en").text
+        assert "mun mummon kissa karkas" in page and "[name]" in page
+        assert "Meikäläinen" not in page and "Maija" not in page
+        masked = re.search(r'name="text" value="([^"]*kissa[^"]*)"', page).group(1)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        saved = client.post("/staff/review/label", data={
+            "text": masked, "language": "fi", "label": "city_services", "csrf": csrf},
+            follow_redirects=False)
+        assert saved.status_code == 303
+        db = app.state.agent.store.db
+        with db.session() as session:
+            assert [t for t in session.scalars(select(ReviewLabel.text)) if "kissa" in t] == [
+                "Moi, [name] täällä, mun mummon kissa karkas, löytyykö se kaupungilta"]
+        deleted = client.delete("/conversations/rv-name",
+                                headers={"X-Conversation-Token": token})
+        assert deleted.status_code == 204
+    with db.session() as session:
+        assert not [t for t in session.scalars(select(ReviewLabel.text)) if "kissa" in t]
+
+
 def test_maintainer_starts_a_candidate_and_sees_its_gate_table(project_settings, router,
                                                                tmp_path, monkeypatch, root,
                                                                trained_model_dir):

@@ -324,8 +324,8 @@ def test_server_conversation_continues_only_with_its_token(client):
     before = len(client.get("/conversations/hijack-1/history", headers={
         "X-Conversation-Token": client_token(client, "hijack-1")}).json())
     attacker = TestClient(client.app)  # another client: no token, or a made-up one
-    unknown = attacker.post("/webhooks/rest/webhook", headers={
-        "X-Conversation-Token": "0" * 64}, json={"sender": "never-seen", "message": "hei"})
+    unknown = attacker.get("/conversations/never-seen/history", headers={
+        "X-Conversation-Token": "0" * 64})
     for headers in ({}, {"X-Conversation-Token": "0" * 64}):
         for text in HIJACK_TEXTS:
             response = attacker.post("/webhooks/rest/webhook", headers=headers,
@@ -381,12 +381,46 @@ def test_store_claim_starts_a_conversation_once(db, attempts):
     with ThreadPoolExecutor(max_workers=attempts) as pool:
         salts = list(pool.map(lambda _: store.claim("claimed-once"), range(attempts)))
     assert sum(salt is not None for salt in salts) == 1
-    assert store.token_salt("claimed-once") in salts
+    assert store.token_secrets("claimed-once")[0] in salts
     # A claim whose first turn stored nothing is given back; one with events is kept.
     store.unclaim("claimed-once")
-    assert store.token_salt("claimed-once") is None
-    assert store.claim("claimed-once") is not None
+    assert store.token_secrets("claimed-once") is None
+    assert store.claim("claimed-once", "f" * 64) == ""  # a client's token: no salt
+    assert store.token_secrets("claimed-once") == (None, "f" * 64)
     store.append("claimed-once", [{"event": "user", "text": "hei"}], 0)
     store.unclaim("claimed-once")
-    assert store.token_salt("claimed-once") is not None
+    assert store.token_secrets("claimed-once") is not None
     assert store.claim("claimed-once") is None
+
+
+def test_server_issues_a_token_when_the_first_message_has_none(client):
+    """A Rasa REST client that sends no token gets one in the first reply's header."""
+    rasa_client = TestClient(client.app)
+    first = rasa_client.post("/webhooks/rest/webhook", json={"sender": "issued-1",
+                                                             "message": "Hei"})
+    token = first.headers["X-Conversation-Token"]
+    assert first.status_code == 200 and len(token) == 64
+    assert rasa_client.post("/webhooks/rest/webhook", headers={"X-Conversation-Token": token},
+                            json={"sender": "issued-1", "message": "kiitos"}).status_code == 200
+    assert rasa_client.post("/webhooks/rest/webhook", json={
+        "sender": "issued-1", "message": "kiitos"}).status_code == 404
+
+
+@pytest.mark.parametrize("bad", ["short", "x" * 129, "a" * 40 + " " + "b" * 10])
+def test_server_client_chosen_token_survives_a_lost_reply(client, bad):
+    """The widget's way: its own token from the first message, so a retry is let in."""
+    import secrets
+
+    widget = TestClient(client.app)
+    token = secrets.token_hex(32)
+    sender = f"own-token-{len(bad)}"
+    first = widget.post("/webhooks/rest/webhook", headers={"X-Conversation-Token": token},
+                        json={"sender": sender, "message": "Hej"})
+    assert first.status_code == 200 and first.headers["X-Conversation-Token"] == token
+    # The reply was lost (a dropped connection): the same message again, with the token.
+    again = widget.post("/webhooks/rest/webhook", headers={"X-Conversation-Token": token},
+                        json={"sender": sender, "message": "Hej"})
+    assert again.status_code == 200 and "X-Conversation-Token" not in again.headers
+    malformed = widget.post("/webhooks/rest/webhook", headers={"X-Conversation-Token": bad},
+                            json={"sender": "own-token-new", "message": "Hej"})
+    assert malformed.status_code == 422 and "32 to 128" in malformed.text

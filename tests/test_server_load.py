@@ -74,9 +74,11 @@ def test_busy_conversation_gets_503_with_retry_after(project_settings, router, p
     settings = project_settings.model_copy(update={
         "database_url": postgres_url, "turn_wait_s": 0.3, "outbox_interval_s": 0})
     agent = Agent.load(settings, router=router)
-    # Another process holds the conversation's turn.
-    assert agent.store.lease("busy-1", "f" * 32, 60)
     with keeping_tokens(TestClient(create_app(settings, agent=agent))) as client:
+        assert client.post("/webhooks/rest/webhook",
+                           json={"sender": "busy-1", "message": "Moi"}).status_code == 200
+        # Another process holds the conversation's turn.
+        assert agent.store.lease("busy-1", "f" * 32, 60)
         started = time.perf_counter()
         response = client.post("/webhooks/rest/webhook",
                                json={"sender": "busy-1", "message": "Hei"})

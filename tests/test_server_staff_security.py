@@ -199,7 +199,7 @@ def test_staff_sign_in_burst_on_a_small_pool_gives_no_errors(project_settings, r
     app, agent = own_app(project_settings, router, tmp_path,
                          [("streets.staff", PASSWORD, ["streets"], "staff")],
                          database_url=postgres_url, db_pool_size=1, db_max_overflow=0,
-                         db_pool_timeout_s=1.0)
+                         db_pool_timeout_s=3.0)
     with agent.store.db.session() as session:  # a hash that takes a while to check
         session.execute(update(StaffUser).values(
             password_hash=PasswordHasher(time_cost=6).hash(PASSWORD)))

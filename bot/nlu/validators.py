@@ -9,6 +9,7 @@ personal identity code (henkilötunnus, dates included), phonenumbers for phone 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import phonenumbers
 from stdnum.fi import hetu, ytunnus
@@ -85,3 +86,43 @@ def mask_personal_ids(text: str, mask: str = "[henkilötunnus]") -> str:
         return mask if personal_id_is_valid(m.group(0)) else m.group(0)
 
     return PERSONAL_ID.sub(_sub, text)
+
+
+# A part of a name this long or longer is masked also with an ending ("Kovalenkolle"); a
+# Finnish -nen name also in its inflected stem ("Virtanen": "Virtasen", "Virtaselle").
+NAME_PREFIX_CHARS = 4
+
+
+def _name_word(word: str) -> str:
+    if len(word) < NAME_PREFIX_CHARS:
+        return re.escape(word) + r"(?!\w)"
+    if word.lower().endswith("nen"):
+        return rf"{re.escape(word[:-3])}(?:nen|s)\w*"
+    return re.escape(word) + r"\w*"
+
+
+def mask_names(text: str, names: Iterable[str], mask: str = "[name]") -> str:
+    """Replace each word of the given `names` (a customer's as they gave it) in `text`.
+
+    Case is ignored; words of NAME_PREFIX_CHARS letters or more also with an ending.
+    """
+    words = sorted({w for name in names for w in re.findall(r"\w+", name or "")
+                    if len(w) >= 2 and not w.isdigit()}, key=len, reverse=True)
+    if not words:
+        return text
+    pattern = "|".join(_name_word(w) for w in words)
+    masked = re.sub(rf"(?<!\w)(?:{pattern})", mask, text, flags=re.IGNORECASE)
+    return re.sub(rf"{re.escape(mask)}(?:\s+{re.escape(mask)})+", mask, masked)
+
+
+def mask_personal_data(text: str, names: Iterable[str] = ()) -> str:
+    """`text` with personal data masked: the one masker of review texts and exports.
+
+    Personal identity codes ([id]), e-mail addresses ([email]), business IDs
+    ([business-id]), phone numbers ([phone]) and the words of `names` ([name]).
+    """
+    text = mask_personal_ids(text, "[id]")
+    text = EMAIL.sub("[email]", text)
+    text = BUSINESS_ID.sub("[business-id]", text)
+    text = PHONE.sub("[phone]", text)
+    return mask_names(text, names)

@@ -45,6 +45,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "password": "Salasana", "logout": "Kirjaudu ulos", "bad_login":
         "Käyttäjätunnus tai salasana on väärin.", "inbox": "Saapuneet kyselyt",
         "too_many_logins": "Liian monta kirjautumisyritystä. Odota minuutti ja yritä uudelleen.",
+        "login_busy": "Palvelu on juuri nyt kuormittunut. Yritä hetken kuluttua uudelleen.",
         "undelivered": "Toimittamatta jääneet ilmoitukset",
         "undelivered_help": "Näiden kyselyjen sähköposteja ei saatu perille yrityksistä "
         "huolimatta. Korjaa syy (esim. sähköpostipalvelin) ja aja `bpbot outbox retry`.",
@@ -112,6 +113,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "password": "Lösenord", "logout": "Logga ut", "bad_login":
         "Användarnamnet eller lösenordet är fel.", "inbox": "Inkomna ärenden",
         "too_many_logins": "För många inloggningsförsök. Vänta en minut och försök igen.",
+        "login_busy": "Tjänsten är hårt belastad just nu. Försök igen om en stund.",
         "undelivered": "Meddelanden som inte levererats",
         "undelivered_help": "E-posten för de här ärendena gick inte fram trots flera försök. "
         "Åtgärda orsaken (t.ex. e-postservern) och kör `bpbot outbox retry`.",
@@ -181,6 +183,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "password": "Password", "logout": "Sign out", "bad_login":
         "The username or password is wrong.", "inbox": "Incoming enquiries",
         "too_many_logins": "Too many sign-in attempts. Wait a minute and try again.",
+        "login_busy": "The service is busy right now. Try again in a moment.",
         "undelivered": "Undelivered notifications",
         "undelivered_help": "The e-mails of these enquiries could not be delivered despite "
         "several attempts. Fix the cause (such as the mail server) and run "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.nlu.validators import mask_personal_ids
+from bot.store import limits
 from bot.store.db import Database
 from bot.store.models import Enquiry, OutboxMessage
 
@@ -195,3 +198,52 @@ def enquiry_status(db: Database, reference: str) -> EnquiryStatus | None:
         return None
     return EnquiryStatus(enquiry.reference, enquiry.status, enquiry.unit, enquiry.sender_id,
                          enquiry.customer_email)
+
+
+# Status lookups per minute (the shared database limiter): per conversation, per
+# reference asked about and per e-mail address given, so that neither references nor the
+# e-mail address of a reference can be guessed by asking again and again.
+STATUS_LOOKUPS_PER_MINUTE = {"conversation": 6, "reference": 5, "email": 5}
+
+
+def _key_digest(value: str) -> str:
+    """A short digest: no conversation id or e-mail address is stored in the limiter."""
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def status_lookup_wait(db: Database, sender_id: str, reference: str, email: str | None,
+                       now: float | None = None) -> int | None:
+    """Count one status lookup; the seconds to wait when over a limit, else None.
+
+    Args:
+        db: The database whose limiter every process shares.
+        sender_id: The conversation asking.
+        reference: The reference asked about (BP-YYYY-NNNNNN).
+        email: The e-mail address given with it, if any.
+        now: The time (for tests); default now.
+    """
+    per = STATUS_LOOKUPS_PER_MINUTE
+    keys = [(f"status:conversation:{_key_digest(sender_id)}", per["conversation"]),
+            (f"status:reference:{reference.upper()}", per["reference"])]
+    if email:
+        keys.append((f"status:email:{_key_digest(email.strip().lower())}", per["email"]))
+    return limits.hit(db, keys, now=now)
+
+
+def provable_status(db: Database, reference: str, *, sender_id: str,
+                    email: str | None) -> EnquiryStatus | None:
+    """The enquiry's status when the conversation proves it is its own, else None.
+
+    Proof: the enquiry was made in this conversation, or `email` is the address it was
+    sent with. A missing enquiry and one not proven read the same (None).
+    """
+    found = enquiry_status(db, reference.upper())
+    if found is None:
+        return None
+    if found.sender_id == sender_id:
+        return found
+    given = (email or "").strip().lower()
+    if given and found.customer_email and hmac.compare_digest(
+            given.encode(), found.customer_email.strip().lower().encode()):
+        return found
+    return None

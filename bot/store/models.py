@@ -39,9 +39,11 @@ class Conversation(Base):
     # The lease of the process handling a turn (no connection is held across the turn).
     lock_token: Mapped[str | None] = mapped_column(String(32))
     locked_until: Mapped[float | None] = mapped_column(Float)
-    # Random per conversation: the browser's token to read or delete it is an HMAC of the
-    # sender id and this salt (bot/server/conversation_token.py).
+    # Random per conversation: the token the server issues is an HMAC of the sender id and
+    # this salt (bot/server/conversation_token.py).
     token_salt: Mapped[str | None] = mapped_column(String(32))
+    # Or the SHA-256 of a token the client chose and sent with the first message.
+    token_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class ConversationEvent(Base):

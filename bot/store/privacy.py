@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, or_, select
 
 from bot.nlu.validators import mask_personal_ids
+from bot.store import review
 from bot.store.db import Database
 from bot.store.models import (
     Conversation,
@@ -28,17 +29,21 @@ class Removed:
     enquiries: int = 0
     notifications: int = 0
     corrections: int = 0
+    review_labels: int = 0
 
     def total(self) -> int:
         """All rows removed."""
         return (self.conversations + self.events + self.enquiries + self.notifications
-                + self.corrections)
+                + self.corrections + self.review_labels)
 
 
 def _remove(db: Database, enquiry_ids: list[int], senders: list[str]) -> Removed:
     removed = Removed()
     with db.session() as session:
+        labelled_by = set(senders)  # a label from an enquiry's text: its conversation's
         if enquiry_ids:
+            labelled_by |= {s for s in session.scalars(select(Enquiry.sender_id).where(
+                Enquiry.id.in_(enquiry_ids))) if s}
             removed.notifications = session.execute(delete(OutboxMessage).where(
                 OutboxMessage.enquiry_id.in_(enquiry_ids))).rowcount  # type: ignore[attr-defined]
             removed.corrections = session.execute(delete(RoutingCorrection).where(
@@ -50,11 +55,16 @@ def _remove(db: Database, enquiry_ids: list[int], senders: list[str]) -> Removed
                 ConversationEvent.sender_id.in_(senders))).rowcount  # type: ignore[attr-defined]
             removed.conversations = session.execute(delete(Conversation).where(
                 Conversation.sender_id.in_(senders))).rowcount  # type: ignore[attr-defined]
+        removed.review_labels = review.erase_labels(session, labelled_by)
     return removed
 
 
 def purge(db: Database, retention_days: int, now: datetime | None = None) -> Removed:
-    """Delete conversations silent for, and enquiries older than, `retention_days`."""
+    """Delete conversations silent for, and enquiries older than, `retention_days`.
+
+    With them go their review labels; so do routing corrections and review labels made
+    before the cutoff.
+    """
     cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
     with db.session() as session:
         enquiry_ids = list(session.scalars(select(Enquiry.id).where(Enquiry.created_at < cutoff)))
@@ -62,14 +72,16 @@ def purge(db: Database, retention_days: int, now: datetime | None = None) -> Rem
             Conversation.updated_at < cutoff)))
         old_corrections = session.execute(delete(RoutingCorrection).where(
             RoutingCorrection.created_at < cutoff)).rowcount  # type: ignore[attr-defined]
+        old_labels = review.purge_labels(session, cutoff)
     removed = _remove(db, enquiry_ids, senders)
     removed.corrections += old_corrections
+    removed.review_labels += old_labels
     return removed
 
 
 def erase(db: Database, *, email: str | None = None, reference: str | None = None,
           sender_id: str | None = None) -> Removed:
-    """Remove one person's enquiries and conversations everywhere.
+    """Remove one person's enquiries and conversations everywhere (review labels included).
 
     Raises:
         ValueError: when no criterion is given.

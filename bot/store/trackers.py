@@ -118,21 +118,28 @@ class SQLTrackerStore:
         """The conversation's events once its lease is taken; None while another holds it."""
         return self.load(sender_id) if self.lease(sender_id, token, seconds) else None
 
-    def token_salt(self, sender_id: str) -> str | None:
-        """The conversation's random salt for its browser token (None: no conversation)."""
+    def token_secrets(self, sender_id: str) -> tuple[str | None, str | None] | None:
+        """The conversation's (salt, token hash) for checking its token; None: no such one."""
         with self.db.engine.connect() as connection:
-            return connection.execute(select(_CONVERSATIONS.c.token_salt).where(
-                _CONVERSATIONS.c.sender_id == sender_id)).scalar()
+            row = connection.execute(select(
+                _CONVERSATIONS.c.token_salt, _CONVERSATIONS.c.token_hash).where(
+                _CONVERSATIONS.c.sender_id == sender_id)).first()
+        return None if row is None else (row[0], row[1])
 
-    def claim(self, sender_id: str) -> str | None:
+    def claim(self, sender_id: str, token_hash: str | None = None) -> str | None:
         """Start the conversation `sender_id` unless it exists; its new salt, or None.
 
         One INSERT that does nothing when the row exists: of two first messages sent at
         once under the same id, exactly one starts the conversation (and gets its token).
+        `token_hash`: the hash of the token the client chose (kept instead of a salt).
         """
         with self.db.engine.begin() as connection:
-            return connection.execute(self._insert_missing(sender_id).returning(
-                _CONVERSATIONS.c.token_salt)).scalar()  # no row back: it existed
+            inserted = connection.execute(self._insert_missing(
+                sender_id, token_hash).returning(_CONVERSATIONS.c.sender_id,
+                                                 _CONVERSATIONS.c.token_salt)).first()
+        if inserted is None:  # it existed
+            return None
+        return inserted[1] or ""
 
     def unclaim(self, sender_id: str) -> None:
         """Forget a conversation that `claim` started but whose first turn stored nothing.
@@ -150,16 +157,19 @@ class SQLTrackerStore:
         with self.db.engine.begin() as connection:
             connection.execute(_RELEASE_LEASE, {"sid": sender_id, "token": token})
 
-    def _insert_missing(self, sender_id: str) -> Any:
-        """INSERT the conversation's row unless it exists (SQLite and PostgreSQL alike)."""
+    def _insert_missing(self, sender_id: str, token_hash: str | None = None) -> Any:
+        """INSERT the conversation's row unless it exists (SQLite and PostgreSQL alike).
+
+        With `token_hash` (a token the client chose) the row keeps that and no salt.
+        """
         from sqlalchemy.dialects import postgresql, sqlite
 
         now = datetime.now(UTC)
         dialect_insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
         return dialect_insert(_CONVERSATIONS).values(
             sender_id=sender_id, created_at=now, updated_at=now, event_count=0,
-            token_salt=secrets.token_hex(16)).on_conflict_do_nothing(
-            index_elements=["sender_id"])
+            token_salt=None if token_hash else secrets.token_hex(16),
+            token_hash=token_hash).on_conflict_do_nothing(index_elements=["sender_id"])
 
     def append(self, sender_id: str, events: list[dict[str, Any]], start_seq: int,
                language: str | None = None, lease: str | None = None) -> None:

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from bot import candidates
 from bot.notify.outbox import failed_deliveries
@@ -109,23 +110,30 @@ def login(request: Request, agent: AgentDep, username: FormField,
                 password: FormField, csrf: FormField) -> Response:
     """Check the password; start a session.
 
-    Attempts are limited per address and per account name (shared by every process), and
-    too many wrong passwords lock the account for a while; the hashing runs in a thread
-    (this is a plain function: FastAPI runs it outside the event loop).
+    Attempts are limited per address and per account name (shared by every process)
+    before any hash is checked, and too many wrong passwords lock the account for a while
+    (counted in the database). The hashing runs in this thread with no database
+    connection held (a plain function: FastAPI runs it outside the event loop).
+    No database connection free in time answers 503 with Retry-After.
     """
     page = Page(request, agent)
     check_csrf(page.session, csrf, page.t["csrf"])
     name = username.strip().lower()
-    wait = limits.hit(agent.store.db, [
-        (f"login:address:{client_key(request)}", LOGINS_PER_ADDRESS_PER_MINUTE),
-        (f"login:account:{name}", LOGINS_PER_ACCOUNT_PER_MINUTE)])
-    if wait is not None:
-        response = page.render("staff/login.html", page.t["login"], status=429,
-                               error=page.t["too_many_logins"])
-        response.headers["Retry-After"] = str(wait)
-        return response
     try:
+        wait = limits.hit(agent.store.db, [
+            (f"login:address:{client_key(request)}", LOGINS_PER_ADDRESS_PER_MINUTE),
+            (f"login:account:{name}", LOGINS_PER_ACCOUNT_PER_MINUTE)])
+        if wait is not None:
+            response = page.render("staff/login.html", page.t["login"], status=429,
+                                   error=page.t["too_many_logins"])
+            response.headers["Retry-After"] = str(wait)
+            return response
         member = store.authenticate(agent.store.db, name, password)
+    except PoolTimeoutError:
+        busy = page.render("staff/login.html", page.t["login"], status=503,
+                           error=page.t["login_busy"])
+        busy.headers["Retry-After"] = "2"
+        return busy
     except store.AccountLockedError:
         return page.render("staff/login.html", page.t["login"], status=423,
                            error=page.t["locked"])
@@ -275,7 +283,7 @@ def review_page(request: Request, agent: AgentDep) -> HTMLResponse:
                if i not in ("nlu_fallback", review.NOT_AN_ENQUIRY)]
     return page.render("staff/review.html", page.t["review"], intents=intents,
                        items=review.review_items(agent.store.db),
-                       job=candidates.latest(agent.store.db),
+                       job=candidates.view(candidates.latest(agent.store.db), page.lang),
                        saved=request.query_params.get("saved") == "1")
 
 

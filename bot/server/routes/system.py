@@ -26,11 +26,14 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(agent: AgentDep) -> dict[str, Any]:
+async def readyz(agent: AgentDep, request: Request) -> dict[str, Any]:
     """The model is loaded and the database takes writes.
 
     A read-only or full database answers SELECT 1 but cannot save a single message: the
-    check writes, and a turn's write refused within the last moments counts too.
+    check writes, and a turn's write refused within the last moments counts too. A live
+    model this process could not load is named (`live_model_problem`), and the answer
+    stays 200: the process serves with the model it has (503 on every process at once
+    would take the whole service down over one bad folder).
     """
     try:
         await agent.in_db(check_writable, agent.store.db)
@@ -38,8 +41,12 @@ async def readyz(agent: AgentDep) -> dict[str, Any]:
         raise HTTPException(503, "The database cannot be written or reached.") from exc
     if agent.store_failing():
         raise HTTPException(503, "The database refused to save a message a moment ago.")
-    return {"status": "ready", "model": agent.router.nlu.manifest.get("model_id"),
-            "database": agent.store.db.dialect}
+    ready: dict[str, Any] = {"status": "ready", "model": agent.model_id,
+                             "database": agent.store.db.dialect}
+    watch = getattr(request.app.state, "model_watch", None)
+    if watch is not None and watch.problem is not None:
+        ready["live_model_problem"] = watch.problem.as_dict()
+    return ready
 
 
 def admin_only(request: Request) -> None:

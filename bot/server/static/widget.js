@@ -63,6 +63,13 @@
   }
   function safeSet(key, value) { memory[key] = value; try { localStorage.setItem(key, value); } catch (e) { /* private mode */ } }
   function safeRemove(key) { delete memory[key]; try { localStorage.removeItem(key); } catch (e) { /* private mode */ } }
+  // A new conversation: its id and its token, both random; the token goes with every
+  // message, the first included, so a reply lost to a dropped connection can be asked again.
+  function startConversation() {
+    sender = newSender();
+    safeSet(STORE_KEY, sender);
+    safeSet(TOKEN_KEY, newSender().slice(2) + newSender().slice(2));
+  }
   function newSender() {
     var bytes = new Uint8Array(16);
     (window.crypto || window.msCrypto).getRandomValues(bytes);
@@ -243,7 +250,7 @@
 
   function send(text, shown) {
     if (busy || !text.trim()) return;
-    if (!sender) { sender = newSender(); safeSet(STORE_KEY, sender); safeRemove(TOKEN_KEY); }
+    if (!sender || !safeGet(TOKEN_KEY)) startConversation();
     busy = true;
     clearButtons();
     addMessage("user", shown || text);
@@ -257,7 +264,7 @@
         // The conversation is gone (deleted, purged) or its token was lost: go on in a
         // new one, with the message the customer just sent.
         if (error.status !== 404) throw error;
-        sender = newSender(); safeSet(STORE_KEY, sender); safeRemove(TOKEN_KEY);
+        startConversation();
         return post();
       })
       .then(showReplies)
