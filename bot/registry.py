@@ -14,7 +14,6 @@ makes the one below live again (recorded as a row of its own, marked as a rollba
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -34,7 +33,7 @@ from bot.errors import (
     NoLiveModelError,
     PromotionError,
 )
-from bot.nlu.model import MANIFEST_FILE, check_model
+from bot.nlu.model import MANIFEST_FILE, check_model, manifest_or_none
 from bot.store.db import Database
 from bot.store.models import ModelPromotion
 
@@ -59,12 +58,7 @@ class ModelInfo:
     @classmethod
     def read(cls, path: Path) -> ModelInfo:
         """The facts of a model folder from its manifest (an unreadable one: none)."""
-        try:
-            manifest = json.loads((path / MANIFEST_FILE).read_bytes())
-        except (OSError, ValueError):
-            manifest = {}
-        if not isinstance(manifest, dict):
-            manifest = {}
+        manifest = manifest_or_none(path) or {}
         folds = (manifest.get("metrics") or {}).get("cross_validation") or {}
         accuracy = {lang: float(m.get("accuracy", 0.0)) for lang, m in folds.items()
                     if isinstance(m, dict) and lang != "all"}

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
         "plain", title="Log lines as text, or as one JSON object per line")
     public_url: str = Field("http://127.0.0.1:5005", title="The assistant's address as customers "
                             "reach it (links in e-mails, such as the rating links)")
+    rating_link_days: int = Field(30, ge=1, le=365, title="Days a rating link in the "
+                                  "customer's e-mail works after it was sent (once)")
     model_poll_s: float = Field(
         2.0, ge=0, title="How often a server process looks for a newly promoted model (and "
         "then switches to it without a restart); 0: never")

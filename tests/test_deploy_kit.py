@@ -1,18 +1,16 @@
-"""The deploy kit's files name real settings and commands; the image builds where it can."""
+"""The deploy kit's files name real settings and commands and fit together.
+
+tests/test_deploy_image.py and tests/test_deploy_compose.py build and run them.
+"""
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import time
 
-import httpx
-import pytest
 import yaml
 
 from bot.settings import Settings
-from tests.browser import free_port
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -55,67 +53,56 @@ def test_every_bpbot_command_in_the_kit_exists():
         assert result.returncode == 0, f"bpbot {' '.join(command)}: {result.stderr}"
 
 
-def test_compose_runs_the_upgrade_before_two_app_processes_behind_the_shipped_nginx():
+def test_compose_runs_the_upgrade_and_a_first_model_before_two_apps_behind_the_shipped_nginx():
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert {"postgres", "upgrade", "app1", "app2", "proxy", "smtp"} <= set(services)
+    assert {"postgres", "upgrade", "first-model", "app1", "app2", "proxy", "smtp"} <= set(
+        services)
     assert services["upgrade"]["command"] == ["bpbot", "db", "upgrade"]
-    ports = set()
+    assert services["first-model"]["command"] == ["bpbot", "models", "promote", "--first"]
+    assert services["first-model"]["depends_on"]["upgrade"]["condition"] == (
+        "service_completed_successfully")
+    # podman-compose 1.0.3 neither refuses nor waits for conditions: the one-shots retry.
+    assert services["upgrade"]["restart"] == services["first-model"]["restart"] == "on-failure"
+    # podman-compose 1.0.3 adds its own network to every container: network_mode fails.
+    assert not any("network_mode" in service for service in services.values())
+    ports = {}
     for name in ("app1", "app2"):
         app = services[name]
-        assert app["depends_on"]["upgrade"]["condition"] == "service_completed_successfully"
-        assert app["network_mode"] == "service:proxy"
-        ports.add(app["command"][app["command"].index("--port") + 1])
+        assert app["depends_on"]["first-model"]["condition"] == "service_completed_successfully"
+        assert "ports" not in app and app["restart"] == "unless-stopped"
+        ports[name] = app["command"][app["command"].index("--port") + 1]
     nginx = (DEPLOY / "nginx" / "bpbot.conf").read_text()
-    assert ports == set(re.findall(r"server 127\.0\.0\.1:(\d+)", nginx)) == {"5005", "5006"}
-    assert "./nginx/bpbot.conf:/etc/nginx/conf.d/default.conf:ro" in services["proxy"][
-        "volumes"]
+    shipped = re.findall(r"server 127\.0\.0\.1:(\d+) ", nginx)
+    assert set(ports.values()) == set(shipped) == {"5005", "5006"}
+    # nginx runs the shipped file with each upstream pointed at its app service.
+    proxy = services["proxy"]
+    assert "./nginx/bpbot.conf:/etc/bpbot/nginx/bpbot.conf:ro" in proxy["volumes"]
+    script = proxy["command"][-1]
+    for name, port in ports.items():
+        assert f"s/server 127\\.0\\.0\\.1:{port} /server {name}:{port} /" in script
+    assert "/etc/bpbot/nginx/bpbot.conf > /etc/nginx/conf.d/default.conf" in script
 
 
 def test_the_image_is_multi_stage_non_root_and_built_by_the_setup_script():
     text = (DEPLOY / "Dockerfile").read_text()
     assert len(re.findall(r"^FROM ", text, re.M)) == 2
-    assert "RUN scripts/setup.sh" in text
+    assert "&& PIP_CACHE_DIR=/var/cache/bpbot-build/pip scripts/setup.sh postgres" in text
     users = re.findall(r"^USER (\S+)", text, re.M)
     assert users and users[-1] not in {"root", "0"}
+    # Any base: a public one by default, a local one made from Debian's archive by the tests.
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim-bookworm$", text, re.M)
+    assert re.findall(r"^FROM (\S+)", text, re.M) == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
+    # The app user owns the models folder (compose's volume copies it): `bpbot train` writes.
+    assert f"COPY --from=build --chown={users[-1]}:{users[-1]} /opt/models " \
+        "/opt/bpbot/models" in text
 
 
-def _engine_runs() -> bool:
-    docker = shutil.which("docker")
-    if docker is None:
-        return False
-    return subprocess.run([docker, "info"], capture_output=True, timeout=30).returncode == 0
-
-
-@pytest.mark.skipif(not _engine_runs(), reason="no container engine runs on this machine "
-                    "(docker's client alone cannot build); README says what was verified")
-def test_the_image_builds_and_answers_ready(tmp_path):
-    subprocess.run(["docker", "build", "-f", str(DEPLOY / "Dockerfile"), "-t",
-                    "bpbot:test", str(ROOT)], check=True, timeout=1800)
-    port = free_port()
-    name = f"bpbot-test-{port}"
-    subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "-p",
-                    f"127.0.0.1:{port}:5005", "-e", "BPBOT_ENVIRONMENT=test",
-                    "-e", "BPBOT_DATABASE_URL=sqlite:////var/cache/bpbot/bpbot.sqlite3",
-                    "bpbot:test"], check=True, timeout=60)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(1)
-        else:
-            pytest.fail("the container did not get ready within 120 s")
-        user = subprocess.run(["docker", "exec", name, "id", "-u"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        assert user != "0"
-        reply = httpx.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook", timeout=30,
-                           json={"sender": "container", "message": "Hej"})
-        assert reply.status_code == 200 and reply.json()
-    finally:
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+def test_the_setup_script_installs_the_container_tools_for_the_tests():
+    text = (ROOT / "scripts" / "setup.sh").read_text()
+    dev = re.search(r"\*,dev,\*\) packages\+=\(([^)]*)\)", text)
+    assert dev and {"podman", "podman-compose", "debootstrap", "runc"} <= set(
+        dev.group(1).split())
 
 
 def test_the_grafana_dashboard_queries_metrics_the_app_exports():

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from functools import partial
 
 import httpx
 import pytest
@@ -105,6 +106,12 @@ def test_gate_refuses_a_worse_candidate_with_the_table_and_force_is_recorded(
 
 def test_bpbot_test_without_data_scores_the_heldout_enquiries(registry_env, tmp_path):
     """Before: `bpbot test` scored the training data (0.999) and said nothing of quality."""
+    from bot.registry import promotable, record_promotion
+    from bot.store.db import Database
+
+    _, digest = promotable(registry_env, "20260101-000000-fullfull")  # the live model
+    record_promotion(Database(os.environ["BPBOT_DATABASE_URL"]), "20260101-000000-fullfull",
+                     digest=digest)
     result = CliRunner().invoke(app, ["test", "--out", str(tmp_path / "reports")])
     assert result.exit_code == 0, result.output
     assert "Held-out enquiries: " in result.output and "unseen_b.jsonl" in result.output
@@ -117,14 +124,14 @@ def test_promotion_swaps_the_model_in_two_running_processes_without_a_failed_req
         postgres_url, trained_model_dir, tmp_path):
     """8 conversations run against two `bpbot serve` processes on PostgreSQL while a model
     is promoted: no request fails, both report the new model id within 10 s."""
-    from bot.registry import record_promotion
+    from bot.registry import folder_digest, record_promotion
 
     db = _empty_database(postgres_url)
     models = tmp_path / "models"
     models.mkdir()
-    copy_model(trained_model_dir, models, "20260101-000000-aaaaaaaa")
-    record_promotion(db, "20260101-000000-aaaaaaaa")
-    copy_model(trained_model_dir, models, "20260201-000000-bbbbbbbb")  # newer, not live
+    live = copy_model(trained_model_dir, models, "20260101-000000-aaaaaaaa")
+    record_promotion(db, live.name, digest=folder_digest(live))
+    newer = copy_model(trained_model_dir, models, "20260201-000000-bbbbbbbb")  # not live
     env = {**os.environ, "BPBOT_DATABASE_URL": postgres_url, "BPBOT_ENVIRONMENT": "test",
            "BPBOT_MODELS_PATH": str(models), "BPBOT_OUTBOX_INTERVAL_S": "0",
            "BPBOT_RATE_LIMIT_PER_MINUTE": "100000", "HF_HUB_OFFLINE": "1",
@@ -164,7 +171,8 @@ def test_promotion_swaps_the_model_in_two_running_processes_without_a_failed_req
             talkers = [asyncio.create_task(chat(n, stop)) for n in range(8)]
             await asyncio.sleep(1.0)
             started = time.monotonic()
-            await asyncio.to_thread(record_promotion, db, "20260201-000000-bbbbbbbb")
+            await asyncio.to_thread(partial(record_promotion, db, newer.name,
+                                            digest=folder_digest(newer)))
             await watch(started)
             await asyncio.sleep(1.0)  # and a moment on the new model
             stop.set()

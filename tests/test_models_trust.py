@@ -214,8 +214,9 @@ try:
     error = None
 except Exception as exc:
     error = str(exc)
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
 print(json.dumps({"error": error, "seconds": time.perf_counter() - started,
-                  "grown_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024}))
+                  "grown_mb": grown / 1024}))
 """
 
 

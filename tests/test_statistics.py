@@ -119,14 +119,14 @@ def test_answered_enquiry_asks_the_customer_to_rate_and_ratings_appear_per_unit(
         assert "Hur lyckades vi?" in mails[0].subject  # the customer's language
         link = re.search(r"4: (\S+)", mails[0].body).group(1)
         path = link.split("5005", 1)[1]
-        rated = client.get(path)
-        assert rated.status_code == 200 and "Ditt betyg 4/5 har sparats" in rated.text
+        opened = client.get(path)  # shows the choices; records nothing
+        assert opened.status_code == 200 and "Du valde betyget 4/5" in opened.text
         forged = client.get(f"/rate/{reference}?score=5&token={'0' * 32}")
         assert forged.status_code == 404
         code = path.split("token=")[1]
-        commented = client.post(f"/rate/{reference}", data={
+        rated = client.post(f"/rate/{reference}", data={
             "score": 5, "token": code, "comment": "Snabbt svar, tack!"})
-        assert commented.status_code == 200 and "Tack för din respons" in commented.text
+        assert rated.status_code == 200 and "Ditt betyg 5/5 har sparats" in rated.text
         with db.session() as session:
             row = session.scalars(select(EnquiryRating)).one()
             assert (row.score, row.comment, row.unit) == (5, "Snabbt svar, tack!", "streets")

@@ -81,3 +81,18 @@ def test_store_purge_honours_retention(db):
     removed = purge(db, retention_days=365)
     assert removed.enquiries == 1 and removed.conversations == 1
     assert store.load("old") == [] and store.load("new")
+
+
+def test_store_migrations_build_the_schema_the_models_describe(db):
+    """Each migration and bot/store/models.py agree: no table, column or index only in one."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from bot.store.models import Base
+
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        differences = [d for d in compare_metadata(context, Base.metadata)
+                       if not (isinstance(d, tuple) and d[0] == "remove_table"
+                               and d[1].name == "alembic_version")]
+    assert differences == []

@@ -482,15 +482,18 @@ def convert_model(path: str | Path) -> Path:
     return path
 
 
+def manifest_or_none(path: str | Path) -> dict[str, Any] | None:
+    """A model folder's manifest whatever its format (listing models); None when unreadable."""
+    try:
+        manifest = _read_json(Path(path) / MANIFEST_FILE, MAX_MANIFEST_BYTES, Path(path))
+    except InvalidModelError:
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
 def convertible_models(models_dir: str | Path) -> list[Path]:
     """The format-3 model folders under `models_dir` (`bpbot models convert --all`)."""
     root = Path(models_dir)
-    found = []
-    for manifest in sorted(root.glob(f"*/{MANIFEST_FILE}")) if root.is_dir() else []:
-        try:
-            if json.loads(manifest.read_bytes()[:MAX_MANIFEST_BYTES]).get(
-                    "format") == CONVERTIBLE_FORMAT:
-                found.append(manifest.parent)
-        except (OSError, ValueError, AttributeError):
-            continue
-    return found
+    folders = sorted(p.parent for p in root.glob(f"*/{MANIFEST_FILE}")) if root.is_dir() else []
+    return [folder for folder in folders
+            if (manifest_or_none(folder) or {}).get("format") == CONVERTIBLE_FORMAT]

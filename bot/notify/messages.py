@@ -156,22 +156,35 @@ def enquiry_notifications(enquiry: Enquiry, table: RoutingTable) -> list[Notific
 
 RATING_TEXTS = {
     "fi": {"subject": "Miten onnistuimme?", "intro": "Kyselyysi {reference} on vastattu. "
-           "Arvioisitko palvelun yhdellä napsautuksella (1 = huono, 5 = erinomainen)?",
+           "Arvioisitko palvelun (1 = huono, 5 = erinomainen)? Valitse arvio alta; avautuvalla "
+           "sivulla voit lisätä kommentin ja lähettää arvion.",
+           "expires": "Linkit toimivat {days} päivää, ja arvion voi lähettää kerran.",
            "footer": "Arvio on vapaaehtoinen. Tämä on automaattinen viesti."},
     "sv": {"subject": "Hur lyckades vi?", "intro": "Ditt ärende {reference} har besvarats. "
-           "Vill du betygsätta servicen med ett klick (1 = dålig, 5 = utmärkt)?",
+           "Vill du betygsätta servicen (1 = dålig, 5 = utmärkt)? Välj ett betyg nedan; på "
+           "sidan som öppnas kan du lägga till en kommentar och skicka betyget.",
+           "expires": "Länkarna fungerar i {days} dagar, och betyget kan skickas en gång.",
            "footer": "Betyget är frivilligt. Det här är ett automatiskt meddelande."},
     "en": {"subject": "How did we do?", "intro": "Your enquiry {reference} has been answered. "
-           "Would you rate the service with one click (1 = poor, 5 = excellent)?",
+           "Would you rate the service (1 = poor, 5 = excellent)? Choose a score below; on the "
+           "page that opens you can add a comment and send your rating.",
+           "expires": "The links work for {days} days, and a rating can be sent once.",
            "footer": "Rating is optional. This is an automatic message."},
 }
 
 
-def rating_request(enquiry: Enquiry, links: dict[int, str]) -> tuple[str, str]:
-    """(subject, body) asking the customer to rate, in their reply language."""
+def rating_request(enquiry: Enquiry, links: dict[int, str], valid_days: int = 30
+                   ) -> tuple[str, str]:
+    """(subject, body) asking the customer to rate, in their reply language.
+
+    Args:
+        enquiry: The answered enquiry.
+        links: The link of each score (it opens the rating page; only its form records).
+        valid_days: How long the links work (said in the e-mail).
+    """
     lang = enquiry.reply_language if enquiry.reply_language in RATING_TEXTS else "en"
     t = RATING_TEXTS[lang]
     body = "\n".join([t["intro"].format(reference=enquiry.reference), "",
                       *(f"{score}: {links[score]}" for score in sorted(links)), "",
-                      t["footer"]])
+                      t["expires"].format(days=valid_days), t["footer"]])
     return f"[{enquiry.reference}] {t['subject']}", body

@@ -221,7 +221,7 @@ def change_status(request: Request, agent: AgentDep, reference: str,
         store.set_status(agent.store.db, page.require(), reference, status)
         if status == "answered":  # the customer may rate it (with the form's consent)
             ratings.request_rating(agent.store.db, reference, settings.public_url,
-                                   settings.session_secret)
+                                   settings.session_secret, settings.rating_link_days)
 
     return _after(page, reference, change)
 
