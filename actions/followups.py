@@ -26,7 +26,7 @@ from bot import runtime
 from bot.nlu.validators import EMAIL
 from bot.notify.messages import status_name
 from bot.routing.hours import describe_hours, now_in, open_now_text
-from bot.store.enquiries import REFERENCE_PATTERN, enquiry_status
+from bot.store.enquiries import REFERENCE_PATTERN, provable_status, status_lookup_wait
 
 # Which facts of routing/facts.yml answer which question.
 FACT_KINDS = {
@@ -116,7 +116,13 @@ def answer_question(dispatcher: CollectingDispatcher, intent: str | None,
 
 
 class ActionEnquiryStatus(Action):
-    """The status of an enquiry, only to its own conversation or with its e-mail address."""
+    """The status of an enquiry whose reference the customer types, to whoever can prove it.
+
+    Never a list of references, and nothing said about whether an enquiry or an e-mail
+    address exists: proof is the enquiry made in this conversation, or its reference
+    together with the e-mail address it was sent with. Lookups are limited per
+    conversation, reference and e-mail address (bot/store/enquiries.py).
+    """
 
     def name(self) -> str:
         """Action name."""
@@ -124,34 +130,32 @@ class ActionEnquiryStatus(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: DomainDict) -> list[EventType]:
-        """Look the reference up; reveal nothing to anyone else."""
-        lang = language_of(tracker)
-        text = str(tracker.latest_message.get("text") or "")
-        given = next(tracker.get_latest_entity_values("reference"), None)
-        match = _REFERENCE.search(str(given or text))
-        email = EMAIL.search(text)
-        if match:
-            references = [match.group(0).upper()]
-        else:
-            references = [str(m["reference"]) for m in all_matters(tracker)
-                          if m.get("state") == SUBMITTED and m.get("reference")]
-        told = False
-        for reference in references:
-            found = enquiry_status(runtime.current().db, reference)
-            mine = found is not None and (
-                found.sender_id == tracker.sender_id
-                or (email is not None and found.customer_email is not None
-                    and email.group(0).lower() == found.customer_email.lower()))
-            if found is None or not mine:
-                continue
-            dispatcher.utter_message(response="utter_status", reference=reference,
-                                     status_name=status_name(found.status, lang),
-                                     unit_name=unit_of(found.unit).names.get(lang))
-            told = True
-        if not told:
-            dispatcher.utter_message(response="utter_status_how_to_ask")
+        """Answer for the typed reference, or ask for one; then restate what was pending."""
+        dispatcher.utter_message(**status_answer(tracker))
         restate_offer(dispatcher, tracker)
         return []
+
+
+def status_answer(tracker: Tracker) -> dict[str, Any]:
+    """The response (with its values) that answers the latest message's status question."""
+    lang = language_of(tracker)
+    text = str(tracker.latest_message.get("text") or "")
+    given = next(tracker.get_latest_entity_values("reference"), None)
+    match = _REFERENCE.search(str(given or "")) or _REFERENCE.search(text)
+    if match is None:
+        return {"response": "utter_status_ask_reference"}
+    reference = match.group(0).upper()
+    email = EMAIL.search(text)
+    address = email.group(0) if email else None
+    db = runtime.current().db
+    if status_lookup_wait(db, tracker.sender_id, reference, address) is not None:
+        return {"response": "utter_status_wait"}
+    found = provable_status(db, reference, sender_id=tracker.sender_id, email=address)
+    if found is None:
+        return {"response": "utter_status_how_to_ask"}
+    return {"response": "utter_status", "reference": reference,
+            "status_name": status_name(found.status, lang),
+            "unit_name": unit_of(found.unit).names.get(lang)}
 
 
 class ActionSwitchLanguage(Action):

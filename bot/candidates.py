@@ -81,7 +81,11 @@ def _holder() -> str:
 def expire(db: Database, now: float | None = None) -> int:
     """Mark running jobs whose lease ran out as failed (their process stopped); how many."""
     now = time.time() if now is None else now
-    with db.session() as session:
+    with db.session() as session:  # most page views: nothing to write (a read only)
+        if session.scalar(select(CandidateJob.id).where(
+                CandidateJob.active == 1, CandidateJob.lease_until < now)) is None:
+            return 0
+    with db.session() as session:  # a write first: SQLite waits for the lock, never fails
         return int(session.execute(
             update(CandidateJob).where(CandidateJob.active == 1,
                                        CandidateJob.lease_until < now)

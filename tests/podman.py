@@ -96,10 +96,23 @@ def require_podman() -> None:
         pytest.skip(reason)
 
 
+#: Lines for the terminal (build figures), written by `announce` from a fixture.
+_REPORTS: list[str] = []
+
+
 def _report(line: str) -> None:
-    """A line on the terminal, also when pytest captures output (the figures to record)."""
-    sys.__stdout__.write(f"\n{line}\n")
-    sys.__stdout__.flush()
+    _REPORTS.append(line)
+
+
+def announce(request: pytest.FixtureRequest) -> None:
+    """Write the build figures on pytest's terminal (also when it captures output)."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    while _REPORTS:
+        line = _REPORTS.pop(0)
+        if reporter is not None:
+            reporter.write_line(line)
+        else:
+            print(line)
 
 
 @functools.cache
@@ -171,9 +184,9 @@ def app_image() -> str:
 @functools.cache
 def standin_images() -> dict[str, str]:
     """The stand-ins for compose's public images, by service."""
-    for name in STANDINS:
-        build(standin_image(name), DEPLOY / "podman" / "standins.Containerfile",
-              DEPLOY / "podman", "--target", name, timeout=900)
+    seconds = sum(build(standin_image(name), DEPLOY / "podman" / "standins.Containerfile",
+                        DEPLOY / "podman", "--target", name, timeout=900) for name in STANDINS)
+    _report(f"[deploy] stand-ins for {', '.join(STANDINS)} built in {seconds:.0f} s")
     return {name: standin_image(name) for name in STANDINS}
 
 

@@ -211,3 +211,32 @@ def test_candidates_work_that_fails_is_shown_and_frees_the_slot(db):
     work.release.set()
     assert candidates.start(db, None, "y", work=work)[1]
     _until(lambda: _jobs(db)[-1].state == "done")
+
+
+def test_candidates_a_job_left_running_by_an_older_release_is_failed_by_the_upgrade(tmp_path):
+    """An older release renews no lease: its job left "training" must not stay so."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.store.db import alembic_config
+
+    database = Database(f"sqlite:///{tmp_path}/old.sqlite3", create=False)
+    config = alembic_config(database.url)
+    try:
+        for revision, sql in (("0011", "INSERT INTO candidate_job (state, started_at) VALUES "
+                                       "('training', '2026-12-01 10:00:00')"), ("head", None)):
+            with database.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sql:
+                    connection.execute(text(sql))
+        [job] = _jobs(database)
+        assert (job.state, job.error, job.active) == ("failed", candidates.STOPPED, None)
+        assert candidates.start(database, None, "new", work=_done)[1]
+        _until(lambda: _jobs(database)[-1].state == "done")
+    finally:
+        database.dispose()
+
+
+def _done(settings, db, progress) -> dict:
+    return {}

@@ -27,6 +27,7 @@ from tests.browser import free_port
 from tests.nginx import throwaway_certificate
 from tests.podman import (
     DEPLOY,
+    announce,
     app_image,
     podman,
     podman_env,
@@ -82,9 +83,10 @@ def diagnose(project: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[dict[str, Any]]:
+def stack(request, tmp_path_factory) -> Iterator[dict[str, Any]]:
     require_podman()
     images = {"app": app_image(), **standin_images()}
+    announce(request)
     folder = tmp_path_factory.mktemp("compose")
     cert, _ = throwaway_certificate(folder / "tls", "fullchain.pem", "privkey.pem")
     password = secrets.token_urlsafe(24)

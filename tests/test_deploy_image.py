@@ -17,7 +17,14 @@ import pytest
 from sqlalchemy import text
 
 from tests.browser import free_port
-from tests.podman import app_image, podman, remove_labelled, require_podman, wait_for
+from tests.podman import (
+    announce,
+    app_image,
+    podman,
+    remove_labelled,
+    require_podman,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -29,9 +36,11 @@ TURNS = [("Hei", "Business Porvoon digitaalinen avustaja"),
 
 
 @pytest.fixture(scope="module")
-def image() -> str:
+def image(request) -> str:
     require_podman()
-    return app_image()
+    built = app_image()
+    announce(request)
+    return built
 
 
 def production_env_file(path: Path, database_url: str | None, **settings: str) -> Path:

@@ -393,6 +393,11 @@ def test_models_trust_nothing_live_means_no_model_unless_one_is_named(
     listed = CliRunner().invoke(app, ["models", "list"])
     assert "Nothing is live yet" in listed.output
     assert "live" not in listed.output.splitlines()[0]
+    promote(_database(), cli_env, "20260101-000000-aaaaaaaa")
+    copy_model(trained_model_dir, cli_env, "20260102-000000-bbbbbbbb")
+    again = CliRunner().invoke(app, ["models", "promote", "--first"])  # scripts/run.sh
+    assert again.exit_code == 0 and "--first changes nothing" in again.output
+    assert live_model_path(_database(), cli_env) == cli_env / "20260101-000000-aaaaaaaa"
 
 
 # -- running servers: keep serving, say it once, start on the last loadable -------------------

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, or_, select
 
-from bot.nlu.validators import mask_personal_ids
+# The log masking lives in bot.logs; importable from here too, as before.
+from bot.logs import MaskingFilter, install_log_masking  # noqa: F401
 from bot.store import review
 from bot.store.db import Database
 from bot.store.models import (
@@ -107,31 +107,3 @@ def erase(db: Database, *, email: str | None = None, reference: str | None = Non
             found += list(session.execute(select(Enquiry.id, Enquiry.sender_id).where(
                 Enquiry.sender_id.in_(senders))))
     return _remove(db, sorted({i for i, _ in found}), sorted(senders))
-
-
-class MaskingFilter(logging.Filter):
-    """Masks Finnish personal identity codes in every log record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the message with codes masked; always keep the record."""
-        message = record.getMessage()
-        masked = mask_personal_ids(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
-
-
-def install_log_masking() -> None:
-    """Mask personal identity codes on every handler configured so far.
-
-    The root logger's and those of every named logger (uvicorn's access and error loggers
-    have handlers of their own when uvicorn configured the logging itself).
-    """
-    root = logging.getLogger()
-    if not any(isinstance(f, MaskingFilter) for f in root.filters):
-        root.addFilter(MaskingFilter())
-    loggers = [root, *(lg for lg in logging.Logger.manager.loggerDict.values()
-                       if isinstance(lg, logging.Logger))]
-    for handler in {h for lg in loggers for h in lg.handlers}:
-        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
-            handler.addFilter(MaskingFilter())

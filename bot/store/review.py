@@ -88,7 +88,7 @@ def customer_names(session: Session, senders: Iterable[str]) -> dict[str, list[s
         for sender, name in session.execute(select(Enquiry.sender_id, Enquiry.customer_name)
                                             .where(Enquiry.sender_id.in_(chunk))):
             names.setdefault(str(sender), []).append(name)
-    return {}
+    return names
 
 
 def masked(text: str, names: Iterable[str] = ()) -> str:
