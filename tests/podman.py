@@ -106,13 +106,10 @@ def _report(line: str) -> None:
 
 def announce(request: pytest.FixtureRequest) -> None:
     """Write the build figures on pytest's terminal (also when it captures output)."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    while _REPORTS:
-        line = _REPORTS.pop(0)
-        if reporter is not None:
-            reporter.write_line(line)
-        else:
-            print(line)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        while _REPORTS:
+            print("\n" + _REPORTS.pop(0), flush=True)
 
 
 @functools.cache

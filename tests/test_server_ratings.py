@@ -101,7 +101,7 @@ def test_ratings_an_expired_link_records_nothing(app, lang, _chosen, _replay, ex
     assert _scores(agent.store.db) == []
 
 
-@pytest.mark.parametrize("token", ["0" * 32, "1700000000-" + "0" * 32, "", "x-y"])
+@pytest.mark.parametrize("token", ["0" * 32, "1700000000-" + "0" * 32, "", "x-y", "ä" * 32])
 def test_ratings_a_forged_token_is_not_found(app, token):
     application, agent = app
     reference = _enquiry(agent.store.db, "fi")

@@ -73,11 +73,12 @@ def _legacy_token(secret: str, reference: str) -> str:
 
 def issued_at(secret: str, reference: str, given: str | None) -> int | None:
     """The issue time a genuine token of the enquiry carries; None for any other text."""
-    issued, _, mac = str(given or "").partition("-")
-    if not issued.isdigit() or len(issued) > 12 or not mac:
+    given = str(given or "")
+    issued, _, mac = given.partition("-")
+    if not given.isascii() or not issued.isdigit() or len(issued) > 12 or not mac:
         return None
     expected = token(secret, reference, int(issued))
-    return int(issued) if hmac.compare_digest(expected, str(given)) else None
+    return int(issued) if hmac.compare_digest(expected, given) else None
 
 
 def links(public_url: str, secret: str, reference: str, issued: int | None = None
@@ -111,13 +112,14 @@ def request_rating(db: Database, reference: str, public_url: str, secret: str,
 
 def _issued(session: Any, secret: str, enquiry: Enquiry, given: str | None) -> int | None:
     """When the link was issued; a link of the old form counts from its e-mail's queueing."""
-    issued = issued_at(secret, enquiry.reference, given)
-    if issued is not None or not given:
+    reference = str(enquiry.reference)
+    issued = issued_at(secret, reference, given)
+    if issued is not None or not given or not given.isascii():
         return issued
-    if not hmac.compare_digest(_legacy_token(secret, enquiry.reference), str(given)):
+    if not hmac.compare_digest(_legacy_token(secret, reference), str(given)):
         return None
     queued = session.scalars(select(OutboxMessage.created_at).where(
-        OutboxMessage.idempotency_key == f"{enquiry.reference}:rating")).first()
+        OutboxMessage.idempotency_key == f"{reference}:rating")).first()
     if queued is None:
         return None
     return int((queued if queued.tzinfo else queued.replace(tzinfo=UTC)).timestamp())
