@@ -656,6 +656,12 @@ def db_upgrade_cli() -> None:
         migrate(db.engine)
         typer.echo(f"Upgraded the schema from {before or 'an empty database'} to revision "
                    f"{head}.")
+    from bot.registry import adopt_live_digest
+
+    adopted = adopt_live_digest(db, get_settings().models_path)
+    if adopted:
+        typer.echo(f"Recorded the digest of the live model '{adopted}' (promoted before "
+                   "digests were): servers go on serving it.")
     db.dispose()
 
 

@@ -259,6 +259,25 @@ def renew_live(db: Database, live: ModelPromotion, digest: str) -> bool:
     return True
 
 
+def adopt_live_digest(db: Database, models_dir: str | Path) -> str | None:
+    """Record the digest of a live model promoted before digests were (after an upgrade).
+
+    Servers load only a promoted folder whose digest is recorded; `bpbot db upgrade` calls
+    this so that an upgraded installation goes on serving the model it served. Returns the
+    model id whose digest was recorded, or None when there was nothing to record (no
+    promotion, a digest already there, or the folder gone or unloadable: then servers
+    start on the last loadable promotion, as after any broken promotion).
+    """
+    live = live_promotion(db)
+    if live is None or live.digest is not None:
+        return None
+    try:
+        _, digest = verify_model(models_dir, live.model_id)
+    except BotError:
+        return None
+    return live.model_id if renew_live(db, live, digest) else None
+
+
 def rollback(db: Database, models_dir: str | Path, reason: str | None = None
              ) -> ModelPromotion:
     """Make the model live before the current one live again: the rollback's row.

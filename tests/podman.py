@@ -10,12 +10,14 @@ builds nothing that has not changed. Every command has a time limit.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -62,11 +64,32 @@ def podman_env() -> dict[str, str]:
     return {**os.environ, "CONTAINERS_CONF": str(containers_conf())}
 
 
+def bounded(command: list[str], timeout: float, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    """Run a command (output captured) in its own process group, all of it ended on timeout.
+
+    Raises:
+        subprocess.TimeoutExpired: it ran past `timeout` seconds (the group is killed).
+    """
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env, start_new_session=True) as process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, sig)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.communicate(timeout=10)
+                    break
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
 def podman(*args: str, timeout: float = 120, check: bool = True,
            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run `podman ARGS` (text output captured); a failure shows podman's stderr."""
-    result = subprocess.run(["podman", *args], capture_output=True, text=True,
-                            timeout=timeout, env=env or podman_env())
+    result = bounded(["podman", *args], timeout, env or podman_env())
     if check and result.returncode != 0:
         pytest.fail(f"podman {' '.join(args[:3])} ... exited {result.returncode}:\n"
                     f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -116,9 +139,8 @@ def announce(request: pytest.FixtureRequest) -> None:
 def base_image() -> str:
     """localhost/bpbot-base:bookworm, made from Debian's archive unless podman has it."""
     start = time.monotonic()
-    result = subprocess.run([str(DEPLOY / "podman" / "base-image.sh"), BASE_IMAGE,
-                             str(CACHE)], capture_output=True, text=True, timeout=900,
-                            env=podman_env())
+    result = bounded([str(DEPLOY / "podman" / "base-image.sh"), BASE_IMAGE, str(CACHE)], 900,
+                     podman_env())
     if result.returncode != 0:
         pytest.fail(f"deploy/podman/base-image.sh failed:\n{result.stderr[-3000:]}")
     _report(f"[deploy] base image {BASE_IMAGE} ready in {time.monotonic() - start:.0f} s")

@@ -89,3 +89,36 @@ def test_a_schema_newer_than_this_version_is_named_as_such(tmp_path):
     assert served.returncode == 2 and "newer than this version knows" in served.stderr
     upgraded = bpbot("db", "upgrade", env_update=env)
     assert upgraded.returncode == 2 and "newer than this version knows" in upgraded.stderr
+
+
+def test_upgrade_records_the_digest_of_a_model_promoted_before_digests(tmp_path,
+                                                                       trained_model_dir):
+    """Before: after the upgrade to schema 0010 no server would load the live model."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.registry import live_model_path, live_promotion
+
+    url = f"sqlite:///{tmp_path}/old.sqlite3"
+    db = Database(url)
+    config = alembic_config(url)
+    with db.engine.begin() as connection:  # an installation of the release before
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0009")
+        connection.execute(text(
+            "INSERT INTO model_promotion (model_id, previous_model_id, promoted_at, forced) "
+            "VALUES (:model, NULL, :now, false)"), {"model": trained_model_dir.name,
+                                                    "now": datetime.now(UTC)})
+    env = {**PRODUCTION, "BPBOT_DATABASE_URL": url,
+           "BPBOT_MODELS_PATH": str(trained_model_dir.parent)}
+    upgraded = bpbot("db", "upgrade", env_update=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"Recorded the digest of the live model '{trained_model_dir.name}'" in (
+        upgraded.stdout)
+    assert live_promotion(db).digest
+    assert live_model_path(db, trained_model_dir.parent) == trained_model_dir
+    again = bpbot("db", "upgrade", env_update=env)
+    assert "Recorded" not in again.stdout
+    db.dispose()

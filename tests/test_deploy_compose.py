@@ -29,6 +29,7 @@ from tests.podman import (
     DEPLOY,
     announce,
     app_image,
+    bounded,
     podman,
     podman_env,
     remove_labelled,
@@ -66,8 +67,7 @@ def for_this_machine(compose: dict[str, Any], images: dict[str, str], *, http: i
 
 def compose_command(project: str, path: Path, *args: str, timeout: float = 600,
                     env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["podman-compose", "-p", project, "-f", str(path), *args],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    return bounded(["podman-compose", "-p", project, "-f", str(path), *args], timeout, env)
 
 
 def diagnose(project: str) -> str:

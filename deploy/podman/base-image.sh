@@ -27,7 +27,8 @@ if [ ! -s "$tarball" ]; then
     exit 2
   fi
   root="$(mktemp -d "$cache/root.XXXXXX")"
-  trap 'rm -rf "$root"' EXIT
+  trap 'rm -rf "$root" "$tarball.part"' EXIT
+  trap 'exit 1' INT TERM
   debootstrap --variant=minbase --include="$include" "$suite" "$root" "$mirror" >&2
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
   tar -C "$root" --numeric-owner -cf "$tarball.part" .
