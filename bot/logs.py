@@ -3,11 +3,11 @@
 Every handler masks, in the message, its arguments, tracebacks and stack traces
 (MaskingFilter): Finnish personal identity codes, e-mail addresses and phone numbers (also
 %-encoded in URLs), the parameters of failed SQL statements (the customer's name and
-contact data would be among them), values the code names as personal while it works on
-them (`personal_values`: the customer's name when an enquiry is stored), and tokens in
-URLs (uvicorn's access line: a rating link's `token=`, any `token`, `key`, `code`,
-`signature` or `password` in a query, and token-like path segments of 32 or more
-characters). `bpbot serve` passes this configuration to uvicorn (each of `--workers`
+contact data would be among them), values declared personal for a block of code
+(`personal_values`, e.g. a customer's name while their enquiry is stored), and tokens in
+URLs (uvicorn's access line: a rating link's `token=`, any `...token`, `key`, `code`,
+`sig`, `signature`, `secret` or `password` in a query, and token-like path segments of 32
+or more characters). `bpbot serve` passes this configuration to uvicorn (each of `--workers`
 too), so uvicorn's defaults do not replace it; `install_log_masking` adds the filter to
 handlers configured some other way.
 """

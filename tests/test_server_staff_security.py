@@ -37,12 +37,20 @@ def test_staff_wrong_passwords_lock_the_account_until_it_runs_out_or_an_admin_cl
         assert attempt(client, PASSWORD).status_code == 303
 
 
-def test_staff_sign_in_is_throttled_per_address(app):
+@pytest.mark.parametrize(("lang", "text"), [
+    ("fi", "Liian monta kirjautumisyritystä"), ("sv", "För många inloggningsförsök"),
+    ("en", "Too many sign-in attempts")])
+def test_staff_sign_in_is_throttled_per_address(app, lang, text):
     with TestClient(app) as client:
+        client.get(f"/staff/login?lang={lang}")
         codes = [attempt(client, "wrong", username=f"nobody{i}").status_code
-                 for i in range(25)]
-    assert codes[:20] == [401] * 20
-    assert codes[20:] == [429] * 5
+                 for i in range(20)]
+        token = csrf_of(client.get(f"/staff/login?lang={lang}").text)
+        refused = client.post("/staff/login", data={"username": "nobody", "password": "x",
+                                                    "csrf": token})
+    assert codes == [401] * 20
+    assert refused.status_code == 429 and text in refused.text
+    assert 0 < int(refused.headers["Retry-After"]) <= 61
 
 
 def test_staff_sign_out_ends_the_session_everywhere(app):

@@ -148,7 +148,7 @@ def _count_attempt(db: Database, username: str, now: float) -> tuple[int, str, i
         AccountLockedError: the account is locked (the attempt is not counted).
     """
     counted = (update(StaffUser)
-               .where(StaffUser.username == username, StaffUser.disabled.is_(False),
+               .where(StaffUser.username == username, StaffUser.disabled.isnot(True),
                       _unlocked(now))
                .values(failed_logins=StaffUser.failed_logins + 1)
                .returning(StaffUser.id, StaffUser.password_hash, StaffUser.failed_logins))
