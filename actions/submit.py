@@ -24,6 +24,7 @@ from actions.common import (
     unit_of,
 )
 from bot import runtime
+from bot.logs import personal_values
 from bot.notify.messages import LANGUAGE_NAMES, enquiry_notifications
 from bot.routing.hours import format_opening, next_opening, now_in
 from bot.store.enquiries import CustomerDetails, submit_matters
@@ -98,15 +99,18 @@ class ActionSubmitEnquiry(Action):
         routed = tracker.latest_message.get("routing") or {}
         parts = [(m, contact_for(unit_of(m["unit"]), m.get("intent"), lang).email)
                  for m in opened]
-        try:
-            references = submit_matters(
-                rt.db, tracker.sender_id, customer, parts, list(tracker.events),
-                confidence=routed.get("confidence"),
-                render=lambda enquiry: enquiry_notifications(enquiry, rt.routing))
-        except Exception:  # noqa: BLE001 - the customer gets a clear answer, logs the cause
-            logger.exception("Storing an enquiry failed")
-            dispatcher.utter_message(response="utter_action_failed")
-            return []
+        # Whatever is logged while storing (a failed statement, a traceback) names neither
+        # the customer nor the company.
+        with personal_values(customer.name, customer.company):
+            try:
+                references = submit_matters(
+                    rt.db, tracker.sender_id, customer, parts, list(tracker.events),
+                    confidence=routed.get("confidence"),
+                    render=lambda enquiry: enquiry_notifications(enquiry, rt.routing))
+            except Exception:  # noqa: BLE001 - the customer gets a clear answer; the log why
+                logger.exception("Storing an enquiry failed")
+                dispatcher.utter_message(response="utter_action_failed")
+                return []
         dispatcher.utter_message(response="utter_submitted")
         for matter, reference in zip(opened, references, strict=True):
             matter["state"], matter["reference"] = SUBMITTED, reference
