@@ -8,12 +8,12 @@ extras="${1:-}"
 # Debian packages: Voikko for Finnish base forms (lookup entities); for the tests
 # (extra "dev") also the PostgreSQL server and nginx, which the tests start on loopback, Chromium
 # for the browser tests (driven by Playwright through executable_path; no browser download),
-# and podman, podman-compose and debootstrap, with which the deploy tests build the image on a
+# and podman, podman-compose and mmdebstrap, with which the deploy tests build the image on a
 # base made from Debian's archive and bring up deploy/compose.yaml (runc: crun 1.8 refuses
 # hybrid cgroups; netavark and aardvark-dns: the stack's network and its service names).
 packages=(libvoikko1 voikko-fi)
 case ",$extras," in *,dev,*) packages+=(postgresql chromium nginx-light podman podman-compose
-  debootstrap runc netavark aardvark-dns openssl);; esac
+  mmdebstrap runc netavark aardvark-dns openssl);; esac
 need=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

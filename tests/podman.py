@@ -1,11 +1,12 @@
 """podman (Debian's packages) for the deploy tests: settings, base images, builds, cleanup.
 
 Nothing here reaches a container registry. The base image is made from Debian's package
-archive (deploy/podman/base-image.sh, debootstrap from the mirror apt uses); the app image
-is deploy/Dockerfile built on it with the host's network and pip settings; the stand-ins
-for postgres, nginx and Mailpit come from deploy/podman/standins.Containerfile. Images stay
-cached in podman's storage and the root file system under .cache/deploy, so a second run
-builds nothing that has not changed. Every command has a time limit.
+archive (deploy/podman/base-image.sh, mmdebstrap from the mirror apt uses); the app image
+is deploy/Dockerfile built on it with the host's network and pip settings, its model trained
+with this test session's embeddings; the stand-ins for postgres, nginx and Mailpit come from
+deploy/podman/standins.Containerfile. Images stay cached in podman's storage and the root
+file system under .cache/deploy, so a second run builds nothing that has not changed. Every
+command has a time limit.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import re
 import resource
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,10 +32,14 @@ import pytest
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
-CACHE = ROOT / ".cache" / "deploy"
+#: The root file system tarball and podman's settings (BPBOT_DEPLOY_CACHE: another folder,
+#: e.g. an empty one to time a first run; CONTAINERS_STORAGE_CONF does so for images).
+CACHE = Path(os.environ.get("BPBOT_DEPLOY_CACHE") or ROOT / ".cache" / "deploy")
 BASE_IMAGE = "localhost/bpbot-base:bookworm"
 APP_IMAGE = "localhost/bpbot:test"
 STANDINS = ("postgres", "nginx", "mailpit")
+#: The embedding cache's file in BPBOT_CACHE_DIR (bot/nlu/embedders.py, CachedEmbedder).
+EMBEDDINGS_FILE = "embeddings.sqlite3"
 
 #: podman itself runs with at most this many processes (it lowers its own limit to it), so
 #: a container may not ask for more.
@@ -99,12 +106,13 @@ def podman(*args: str, timeout: float = 120, check: bool = True,
 @functools.cache
 def usable() -> str | None:
     """None where podman runs containers here; else why not (the reason to skip with)."""
-    for tool in ("podman", "podman-compose", "debootstrap"):
-        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
-            pytest.fail(f"{tool} is missing: scripts/setup.sh dev installs the Debian packages "
-                        "podman, podman-compose and debootstrap for the deploy tests")
+    for tools in (("podman",), ("podman-compose",), ("mmdebstrap", "debootstrap")):
+        if not any(shutil.which(tool) or os.path.exists(f"/usr/sbin/{tool}") for tool in tools):
+            pytest.fail(f"{' or '.join(tools)} is missing: scripts/setup.sh dev installs the "
+                        "Debian packages podman, podman-compose and mmdebstrap for the deploy "
+                        "tests")
     if os.geteuid() != 0:
-        return ("the deploy tests run podman and debootstrap as root (they make a root file "
+        return ("the deploy tests run podman and mmdebstrap as root (they make a root file "
                 "system and bind ports for nginx); this user is not root")
     info = subprocess.run(["podman", "info", "--format", "json"], capture_output=True,
                           text=True, timeout=60, env=podman_env())
@@ -180,23 +188,53 @@ def pip_build_options() -> list[str]:
 
 
 def build(tag: str, containerfile: Path, context: Path, *options: str,
-          timeout: float = 1500) -> float:
-    """`podman build` with the host's network; the seconds it took."""
+          timeout: float = 1500) -> tuple[float, str]:
+    """`podman build` with the host's network; the seconds it took and its output."""
     start = time.monotonic()
-    podman("build", "--network", "host", "--build-arg", f"BASE_IMAGE={base_image()}",
-           *options, "-f", str(containerfile), "-t", tag, str(context), timeout=timeout)
-    return time.monotonic() - start
+    result = podman("build", "--network", "host", "--build-arg", f"BASE_IMAGE={base_image()}",
+                    *options, "-f", str(containerfile), "-t", tag, str(context),
+                    timeout=timeout)
+    return time.monotonic() - start, result.stdout
+
+
+def embeddings_snapshot(folder: Path) -> Path | None:
+    """A copy of this session's embedding cache in `folder`; None where it has none.
+
+    SQLite's backup copies it as one read, so a test writing to the cache meanwhile leaves
+    no torn copy; only the embeddings go (not the cache folder's converted models).
+    """
+    from bot.nlu.embedders import cache_dir
+
+    source = cache_dir() / EMBEDDINGS_FILE
+    if not source.is_file():
+        return None
+    with contextlib.closing(sqlite3.connect(source, timeout=60)) as live, \
+            contextlib.closing(sqlite3.connect(folder / EMBEDDINGS_FILE)) as copy:
+        live.backup(copy)
+    return folder
 
 
 @functools.cache
 def app_image() -> str:
-    """deploy/Dockerfile built on the Debian base; prints the build time and image size."""
-    seconds = build(APP_IMAGE, DEPLOY / "Dockerfile", ROOT, *pip_build_options())
+    """deploy/Dockerfile built on the Debian base; prints the build time and image size.
+
+    The build trains with this session's embeddings (the `trained_model` fixture has
+    embedded every training text), passed as a volume, never in the build context.
+    """
+    with tempfile.TemporaryDirectory(prefix="bpbot-build-cache-") as folder:
+        cache = embeddings_snapshot(Path(folder))
+        volume = ["--volume", f"{cache}:/build-cache:ro"] if cache else []
+        seconds, output = build(APP_IMAGE, DEPLOY / "Dockerfile", ROOT, *volume,
+                                *pip_build_options())
     size = int(podman("image", "inspect", "--format", "{{.Size}}", APP_IMAGE).stdout)
-    figures = {"build_s": round(seconds), "size_mb": round(size / 1e6), "image": APP_IMAGE}
+    trained = re.search(r"^Model written to \S+ in ([\d.]+) s$", output, re.M)
+    figures = {"build_s": round(seconds), "size_mb": round(size / 1e6), "image": APP_IMAGE,
+               "train_s": float(trained.group(1)) if trained else None}
     (CACHE / "last-build.json").write_text(json.dumps(figures) + "\n")
     _report(f"[deploy] built {APP_IMAGE} from deploy/Dockerfile in {seconds:.0f} s (layers "
-            f"podman had cached are reused); image size {size / 1e6:.0f} MB")
+            f"podman had cached are reused; `bpbot train` "
+            f"{f'took {trained.group(1)} s' if trained else 'was cached'}); image size "
+            f"{size / 1e6:.0f} MB")
     return APP_IMAGE
 
 
@@ -204,7 +242,8 @@ def app_image() -> str:
 def standin_images() -> dict[str, str]:
     """The stand-ins for compose's public images, by service."""
     seconds = sum(build(standin_image(name), DEPLOY / "podman" / "standins.Containerfile",
-                        DEPLOY / "podman", "--target", name, timeout=900) for name in STANDINS)
+                        DEPLOY / "podman", "--target", name, timeout=900)[0]
+                  for name in STANDINS)
     _report(f"[deploy] stand-ins for {', '.join(STANDINS)} built in {seconds:.0f} s")
     return {name: standin_image(name) for name in STANDINS}
 

@@ -223,7 +223,7 @@ def test_candidates_a_job_left_running_by_an_older_release_is_failed_by_the_upgr
     database = Database(f"sqlite:///{tmp_path}/old.sqlite3", create=False)
     config = alembic_config(database.url)
     try:
-        for revision, sql in (("0011", "INSERT INTO candidate_job (state, started_at) VALUES "
+        for revision, sql in (("0010", "INSERT INTO candidate_job (state, started_at) VALUES "
                                        "('training', '2026-12-01 10:00:00')"), ("head", None)):
             with database.engine.begin() as connection:
                 config.attributes["connection"] = connection

@@ -83,8 +83,8 @@ def diagnose(project: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(request, tmp_path_factory) -> Iterator[dict[str, Any]]:
-    require_podman()
+def stack(request, tmp_path_factory, trained_model) -> Iterator[dict[str, Any]]:
+    require_podman()  # trained_model: the image build reuses its embeddings
     images = {"app": app_image(), **standin_images()}
     announce(request)
     folder = tmp_path_factory.mktemp("compose")

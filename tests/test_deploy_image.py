@@ -9,6 +9,7 @@ settings file of production, `bpbot db upgrade`, `bpbot models promote --first`,
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sqlalchemy import text
 
 from tests.browser import free_port
 from tests.podman import (
+    EMBEDDINGS_FILE,
     announce,
     app_image,
     podman,
@@ -36,7 +38,8 @@ TURNS = [("Hei", "Business Porvoon digitaalinen avustaja"),
 
 
 @pytest.fixture(scope="module")
-def image(request) -> str:
+def image(request, trained_model) -> str:
+    """The app image, its model trained with the embeddings `trained_model` cached."""
     require_podman()
     built = app_image()
     announce(request)
@@ -122,11 +125,33 @@ def test_deploy_image_upgrades_promotes_and_chats_as_non_root(image, postgres_ur
     assert not podman("ps", "-aq", "--filter", f"label={label}").stdout.strip()
 
 
-def test_deploy_image_has_no_compiler_or_package_caches(image):
+def test_deploy_image_has_no_compiler_or_package_or_embedding_caches(image):
     found = podman("run", "--rm", "--network", "none", image, "sh", "-c",
                    "command -v gcc cc; ls /var/lib/apt/lists | grep -v lock; "
-                   "ls /root/.cache 2>/dev/null; id -un", check=False)
+                   "ls /root/.cache 2>/dev/null; ls -A /var/cache/bpbot; "
+                   f"find / -xdev -name '{EMBEDDINGS_FILE}*' -o -name 'build-cache'; id -un",
+                   check=False)
     assert found.stdout.split() == ["bpbot"], found.stdout
+
+
+def test_deploy_image_model_is_trained_as_on_the_host_from_the_sessions_embeddings(
+        image, trained_model):
+    """The image's model has the session model's format and manifest, and embedded nothing.
+
+    The build was given the session's embedding cache: looking up every training text takes
+    well under a second, embedding them on two cores minutes.
+    """
+    found = podman("run", "--rm", "--network", "none", image, "sh", "-c",
+                   "cat /opt/bpbot/models/*/manifest.json")
+    built = json.loads(found.stdout)
+    host = trained_model.manifest
+    assert built.keys() - {"model_id"} == host.keys() - {"model_id"}  # saved: its folder
+    for key in ("format", "data_fingerprint", "embedder", "intents", "languages", "examples"):
+        assert built[key] == host[key], key
+    assert built["metrics"]["cross_validation"].keys() == host["metrics"][
+        "cross_validation"].keys()
+    assert built["embedding_time_s"] < 30, (
+        f"the build embedded the training texts again ({built['embedding_time_s']} s)")
 
 
 def test_deploy_image_build_passes_only_reachable_pip_settings():

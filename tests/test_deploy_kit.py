@@ -101,7 +101,7 @@ def test_the_image_is_multi_stage_non_root_and_built_by_the_setup_script():
 def test_the_setup_script_installs_the_container_tools_for_the_tests():
     text = (ROOT / "scripts" / "setup.sh").read_text()
     dev = re.search(r"\*,dev,\*\) packages\+=\(([^)]*)\)", text)
-    assert dev and {"podman", "podman-compose", "debootstrap", "runc"} <= set(
+    assert dev and {"podman", "podman-compose", "mmdebstrap", "runc"} <= set(
         dev.group(1).split())
 
 
