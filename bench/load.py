@@ -309,6 +309,9 @@ def main() -> None:
 
         server_pg = ThrowawayPostgres()
         database = server_pg.start()
+        from bot.store.db import Database
+
+        Database(database).dispose()  # migrated once here, not by each worker at its start
     else:
         database = f"sqlite:///{tmp}/load.sqlite3"
     results: dict[str, object] = {"benchmark": "load", "workers": args.workers,

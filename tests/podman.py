@@ -223,7 +223,7 @@ def app_image() -> str:
     """
     with tempfile.TemporaryDirectory(prefix="bpbot-build-cache-") as folder:
         cache = embeddings_snapshot(Path(folder))
-        volume = ["--volume", f"{cache}:/build-cache:ro"] if cache else []
+        volume = ["--volume", f"{cache}:/mnt:ro"] if cache else []
         seconds, output = build(APP_IMAGE, DEPLOY / "Dockerfile", ROOT, *volume,
                                 *pip_build_options())
     size = int(podman("image", "inspect", "--format", "{{.Size}}", APP_IMAGE).stdout)

@@ -83,8 +83,9 @@ def diagnose(project: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(request, tmp_path_factory, trained_model) -> Iterator[dict[str, Any]]:
-    require_podman()  # trained_model: the image build reuses its embeddings
+def stack(request, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    require_podman()
+    request.getfixturevalue("trained_model")  # its embeddings, for the image's build
     images = {"app": app_image(), **standin_images()}
     announce(request)
     folder = tmp_path_factory.mktemp("compose")

@@ -38,9 +38,10 @@ TURNS = [("Hei", "Business Porvoon digitaalinen avustaja"),
 
 
 @pytest.fixture(scope="module")
-def image(request, trained_model) -> str:
+def image(request) -> str:
     """The app image, its model trained with the embeddings `trained_model` cached."""
     require_podman()
+    request.getfixturevalue("trained_model")  # once podman is known to run here
     built = app_image()
     announce(request)
     return built
@@ -128,8 +129,8 @@ def test_deploy_image_upgrades_promotes_and_chats_as_non_root(image, postgres_ur
 def test_deploy_image_has_no_compiler_or_package_or_embedding_caches(image):
     found = podman("run", "--rm", "--network", "none", image, "sh", "-c",
                    "command -v gcc cc; ls /var/lib/apt/lists | grep -v lock; "
-                   "ls /root/.cache 2>/dev/null; ls -A /var/cache/bpbot; "
-                   f"find / -xdev -name '{EMBEDDINGS_FILE}*' -o -name 'build-cache'; id -un",
+                   "ls /root/.cache 2>/dev/null; ls -A /var/cache/bpbot; ls -A /mnt; "
+                   f"find / -xdev -name '{EMBEDDINGS_FILE}*'; id -un",
                    check=False)
     assert found.stdout.split() == ["bpbot"], found.stdout
 
@@ -138,8 +139,8 @@ def test_deploy_image_model_is_trained_as_on_the_host_from_the_sessions_embeddin
         image, trained_model):
     """The image's model has the session model's format and manifest, and embedded nothing.
 
-    The build was given the session's embedding cache: looking up every training text takes
-    well under a second, embedding them on two cores minutes.
+    The build was given the session's embedding cache: looking up every training text took
+    0.03 s on two cores, embedding them there 42 s (a 16-core machine: about 7 s).
     """
     found = podman("run", "--rm", "--network", "none", image, "sh", "-c",
                    "cat /opt/bpbot/models/*/manifest.json")
@@ -150,7 +151,7 @@ def test_deploy_image_model_is_trained_as_on_the_host_from_the_sessions_embeddin
         assert built[key] == host[key], key
     assert built["metrics"]["cross_validation"].keys() == host["metrics"][
         "cross_validation"].keys()
-    assert built["embedding_time_s"] < 30, (
+    assert built["embedding_time_s"] < 3, (
         f"the build embedded the training texts again ({built['embedding_time_s']} s)")
 
 

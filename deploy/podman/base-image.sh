@@ -31,9 +31,12 @@ if [ ! -s "$tarball" ]; then
     trap 'rm -f "$tarball.part"' EXIT
     trap 'exit 1' INT TERM
     # The packages debootstrap installs (merged /usr as it makes it); dpkg without fsync
-    # (as Docker's Debian images have it). No package lists or downloads stay in the tarball.
+    # (as Docker's Debian images have it); apt's lists and downloads removed as below (its
+    # own cleanup runs apt again, which leaves a lists folder behind).
     mmdebstrap --quiet --mode=root --format=tar --variant=minbase \
       --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr --dpkgopt=force-unsafe-io \
+      --skip=cleanup/apt --customize-hook='rm -rf "$1"/var/lib/apt/lists/* \
+        "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb' \
       --include="$include" "$suite" "$tarball.part" "$mirror" >&2
   else
     root="$(mktemp -d "$cache/root.XXXXXX")"
