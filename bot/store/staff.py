@@ -18,7 +18,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.nlu.validators import BUSINESS_ID, EMAIL, PHONE, mask_personal_ids
 from bot.store.db import Database
 from bot.store.models import Enquiry, OutboxMessage, RoutingCorrection, StaffUser
 
@@ -399,32 +398,3 @@ def enquiries_csv(enquiries: list[Enquiry]) -> str:
         row = [getattr(e, c) for c in CSV_COLUMNS]
         writer.writerow([neutralise(v) if isinstance(v, str) else v for v in row])
     return out.getvalue()
-
-
-def strip_personal_data(text: str) -> str:
-    """Remove e-mails, phone numbers, business and personal IDs from a text."""
-    text = mask_personal_ids(text, "[id]")
-    text = EMAIL.sub("[email]", text)
-    text = BUSINESS_ID.sub("[business-id]", text)
-    return PHONE.sub("[phone]", text)
-
-
-def corrections_as_nlu(db: Database, intents_of_unit: dict[str, list[str]]) -> str:
-    """Routing corrections as Rasa NLU YAML suggestions, personal data removed.
-
-    Each text goes under the first intent that routes to the unit staff chose; a comment
-    names the other intents of that unit and the reason, for the maintainer to decide.
-    """
-    with db.session() as session:
-        rows = list(session.scalars(select(RoutingCorrection).order_by(RoutingCorrection.id)))
-    lines = ['version: "3.1"', "# Suggestions from staff re-routing. Check each intent "
-             "before adding the examples to data/nlu/<language>/.", "nlu:"]
-    for row in rows:
-        intents = intents_of_unit.get(row.to_unit) or ["<choose an intent>"]
-        text = " ".join(strip_personal_data(row.text).split())
-        lines += [f"# {row.language}: {row.from_unit} -> {row.to_unit}; reason: "
-                  f"{' '.join(strip_personal_data(row.reason).split())}",
-                  f"# other intents of {row.to_unit}: {', '.join(intents[1:]) or '-'}",
-                  f"- intent: {intents[0]}", f"  metadata: {{language: {row.language}}}",
-                  "  examples: |", f"    - {text}"]
-    return "\n".join(lines) + "\n"
