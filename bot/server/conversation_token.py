@@ -92,10 +92,13 @@ async def admit(agent: Agent, sender_id: str, token: str | None) -> str | None:
     if token:
         _well_formed(token)
         secrets = await agent.in_db(agent.store.token_secrets, sender_id)
-        if secrets is None and await agent.in_db(agent.store.claim, sender_id,
-                                                 _digest(token)) is not None:
-            return token
-        await check(agent, sender_id, token)  # it exists (or another message just started it)
+        if secrets is None:
+            if await agent.in_db(agent.store.claim, sender_id, _digest(token)) is not None:
+                return token
+            # Another message started it just now: its secrets decide.
+            secrets = await agent.in_db(agent.store.token_secrets, sender_id)
+        if not _matches(agent, sender_id, token, secrets):
+            raise refused()
         return None
     salt = await agent.in_db(agent.store.claim, sender_id)
     if not salt:
